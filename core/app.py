@@ -1,0 +1,93 @@
+"""Builds the FastAPI application from core parts; features are plugged in by app.py."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from .db import make_pool
+from .docs import install_docs
+from .embedded import database_url
+from .errors import install_error_handlers
+from .logging import configure_logging
+from .middleware import BodyLimitMiddleware, LastResortMiddleware, RequestContextMiddleware
+from .migrations import apply_migrations, migration_ids
+from .ratelimit import install_rate_limits
+from .security import key_digests
+from .settings import Settings
+
+log = structlog.get_logger(__name__)
+
+FeatureLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+_EXPOSED = [
+    "X-Request-ID", "ETag", "Location", "Link", "Retry-After",
+    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+]
+
+
+def _lifespan(settings: Settings, feature_lifespans: Sequence[FeatureLifespan]) -> Callable:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = await asyncio.to_thread(database_url, settings)
+        if settings.migrate_on_start:
+            await asyncio.to_thread(apply_migrations, url)
+        app.state.settings = settings
+        app.state.migration_ids = await asyncio.to_thread(migration_ids)
+        app.state.key_digests = key_digests(settings.api_keys)
+        if not settings.api_keys:
+            log.warning("no_api_keys", effect="every write is refused with 401")
+        install_rate_limits(app, settings)
+        async with make_pool(url, settings) as pool, AsyncExitStack() as features:
+            app.state.pool = pool
+            for feature_lifespan in feature_lifespans:
+                await features.enter_async_context(feature_lifespan(app))
+            log.info("service_started", pool_max=settings.db_pool_max_size)
+            yield
+        log.info("service_stopped")
+
+    return lifespan
+
+
+def build_app(
+    settings: Settings,
+    routers: Sequence[APIRouter],
+    lifespans: Sequence[FeatureLifespan] = (),
+) -> FastAPI:
+    """Core wiring: logging, errors, middleware (all pure ASGI), docs, then the routers."""
+    configure_logging(settings)
+    app = FastAPI(
+        title="Articles service",
+        version="1.0.0",
+        description=(
+            "Articles, search, feed import and health. Writes need `Authorization: Bearer <key>`. "
+            "Every error body is `{detail, request_id}`."
+        ),
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan(settings, lifespans),
+    )
+    install_error_handlers(app)
+    # Added innermost first: the request context wraps CORS, which wraps the error guards,
+    # so every response (413, 429, 500 included) gets X-Request-ID and CORS headers.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(LastResortMiddleware)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID",
+        ],
+        expose_headers=_EXPOSED,
+        max_age=600,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    install_docs(app)
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,62 @@
+"""structlog set-up: JSON lines in production, console on a TTY; stdlib logs included."""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import orjson
+import structlog
+
+from .settings import Settings
+
+_SHARED: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.processors.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
+
+
+def _renderer(fmt: str) -> Any:
+    if fmt == "console":
+        return structlog.dev.ConsoleRenderer()
+    return structlog.processors.JSONRenderer(serializer=lambda obj, **_: orjson.dumps(obj).decode())
+
+
+def configure_logging(settings: Settings) -> None:
+    """Route structlog and stdlib (uvicorn included) through one pipeline to stdout."""
+    fmt = settings.log_format or ("console" if sys.stdout.isatty() else "json")
+    level = logging.getLevelName(settings.log_level)
+    structlog.configure(
+        processors=[
+            *_SHARED,
+            structlog.processors.format_exc_info,
+            _renderer(fmt),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.WriteLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                _renderer(fmt),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+    # Our request middleware writes the one access line per request; uvicorn's would duplicate it.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
+    access.disabled = True

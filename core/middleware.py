@@ -1,0 +1,134 @@
+"""Pure ASGI middleware: request context and access log, last-resort 500, body size limit."""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from fastapi import HTTPException
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import error_response
+
+log = structlog.get_logger("access")
+errlog = structlog.get_logger(__name__)
+
+_SANE_ID = re.compile(rb"[A-Za-z0-9._:~-]{1,128}")
+
+
+def _client_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            return value.decode("ascii") if _SANE_ID.fullmatch(value) else None
+    return None
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template ("/articles/{article_id}"), never the raw path."""
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (echoed in X-Request-ID and bound to logs) and one access line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _client_request_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                MutableHeaders(scope=message).append("x-request-id", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "request_finished",
+                method=scope["method"],
+                route=route_template(scope),
+                status=status,
+                duration_ms=round((time.perf_counter() - start) * 1000, 2),
+            )
+
+
+class LastResortMiddleware:
+    """An unhandled exception becomes 500 {"detail": "Server error"}; the trace goes to the log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:  # noqa: BLE001 - the one last-resort handler
+            errlog.exception("unhandled_error", route=route_template(scope))
+            if not started:
+                await error_response(scope, 500, "Server error")(scope, receive, send)
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body exceeds {limit} bytes")
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over the limit: by Content-Length up front, else while streaming (chunked)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_bytes
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit():
+                    await error_response(scope, 400, "Invalid Content-Length")(scope, receive, send)
+                    return
+                if int(value) > limit:
+                    detail = f"Request body exceeds {limit} bytes"
+                    await error_response(scope, 413, detail)(scope, receive, send)
+                    return
+                break
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, limited_receive, send)

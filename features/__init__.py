@@ -1,0 +1,1 @@
+"""Feature slices: each folder owns its routes, schemas, SQL, migrations and tests."""

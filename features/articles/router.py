@@ -1,0 +1,4 @@
+"""HTTP routes for articles."""
+from fastapi import APIRouter
+
+router = APIRouter(tags=["articles"])

@@ -1,0 +1,4 @@
+"""HTTP routes for external."""
+from fastapi import APIRouter
+
+router = APIRouter(tags=["external"])

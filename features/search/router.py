@@ -1,0 +1,4 @@
+"""HTTP routes for search."""
+from fastapi import APIRouter
+
+router = APIRouter(tags=["search"])
