@@ -10,6 +10,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return build_app(
         settings or load_settings(),
         routers=[health.router, articles.router, search.router, external.router],
+        lifespans=[external.lifespan],
     )
 
 
