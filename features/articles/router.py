@@ -1,4 +1,126 @@
-"""HTTP routes for articles."""
-from fastapi import APIRouter
+"""HTTP routes for articles: thin; SQL lives in queries, HTTP preconditions in etags."""
+from __future__ import annotations
 
-router = APIRouter(tags=["articles"])
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from core.db import Db
+from core.errors import responses
+from core.security import WriteKey
+
+from . import cursor, etags, queries
+from .errors import ArticleNotFound
+from .schemas import SLUG_MAX, SLUG_PATTERN, ArticleIn, ArticleOut, ArticlePage, ArticlePatch
+
+router = APIRouter(prefix="/articles", tags=["articles"])
+
+BIGINT_MAX = 2**63 - 1
+ArticleId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="Article id")]
+IfMatch = Annotated[
+    str | None, Header(description="Write only if the article still has one of these ETags")
+]
+IfNoneMatch = Annotated[str | None, Header(description="304 when the ETag still matches")]
+_SLUG = re.compile(SLUG_PATTERN)
+_ETAG_HEADER = {"ETag": {"description": "The article's version", "schema": {"type": "string"}}}
+_LINK_HEADER = {"Link": {"description": '`<...>; rel="next"` when more pages follow',
+                         "schema": {"type": "string"}}}
+
+
+def _json(model: BaseModel, status_code: int = 200, **headers: str) -> Response:
+    # Serialised once by pydantic-core; no second validation by a response_model.
+    return Response(model.__pydantic_serializer__.to_json(model), status_code, headers,
+                    media_type="application/json")
+
+
+def _article(article: ArticleOut, status_code: int = 200, **headers: str) -> Response:
+    return _json(article, status_code, ETag=etags.etag(article.id, article.updated_at), **headers)
+
+
+@router.post(
+    "", status_code=201, response_model=ArticleOut,
+    responses={201: {"headers": {**_ETAG_HEADER, "Location": {"schema": {"type": "string"}}}},
+               **responses(401, 409, 413, 422)},
+)
+async def create_article(article: ArticleIn, db: Db, _: WriteKey) -> Response:
+    """Create an article; its URL is in Location."""
+    created = await queries.create(db, article)
+    return _article(created, 201, Location=f"/articles/{created.id}")
+
+
+@router.get(
+    "", response_model=ArticlePage,
+    responses={200: {"headers": _LINK_HEADER}, **responses(422)},
+)
+async def list_articles(
+    request: Request,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor_: Annotated[
+        str | None, Query(alias="cursor", max_length=64, description="next_cursor of a page")
+    ] = None,
+) -> Response:
+    """List articles newest first, one keyset page at a time."""
+    after = None if cursor_ is None else cursor.decode(cursor_)
+    items, more = await queries.page(db, limit, after)
+    if not more:
+        return _json(ArticlePage(items=items, next_cursor=None))
+    next_cursor = cursor.encode(cursor.Position(items[-1].created_at, items[-1].id))
+    link = f'<{request.scope.get("root_path", "")}/articles?limit={limit}&cursor={next_cursor}>'
+    return _json(ArticlePage(items=items, next_cursor=next_cursor), Link=f'{link}; rel="next"')
+
+
+@router.get(
+    "/by-slug/{slug}", response_model=ArticleOut,
+    responses={200: {"headers": _ETAG_HEADER}, **responses(404)},
+)
+async def get_article_by_slug(slug: str, db: Db) -> Response:
+    """Return one article by slug."""
+    article = None
+    if len(slug) <= SLUG_MAX and _SLUG.match(slug):
+        article = await queries.get_by_slug(db, slug)
+    if article is None:
+        raise ArticleNotFound
+    return _article(article)
+
+
+@router.get(
+    "/{article_id}", response_model=ArticleOut,
+    responses={200: {"headers": _ETAG_HEADER}, **responses(304, 404, 422)},
+)
+async def get_article(article_id: ArticleId, db: Db, if_none_match: IfNoneMatch = None) -> Response:
+    """Return one article by id; 304 when If-None-Match still matches."""
+    article = await queries.get_by_id(db, article_id)
+    if article is None:
+        raise ArticleNotFound
+    tag = etags.etag(article.id, article.updated_at)
+    if etags.none_match(if_none_match, tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    return _json(article, ETag=tag)
+
+
+@router.patch(
+    "/{article_id}", response_model=ArticleOut,
+    responses={200: {"headers": _ETAG_HEADER}, **responses(401, 404, 409, 412, 413, 422)},
+)
+async def update_article(
+    article_id: ArticleId, patch: ArticlePatch, db: Db, _: WriteKey, if_match: IfMatch = None
+) -> Response:
+    """Change some of title, slug, body; 412 when If-Match is stale."""
+    versions = etags.wanted_versions(if_match, article_id)
+    return _article(await queries.update(db, article_id, patch, versions))
+
+
+@router.delete(
+    "/{article_id}", status_code=204, response_class=Response,
+    responses=responses(401, 404, 412, 422),
+)
+async def delete_article(
+    article_id: ArticleId, db: Db, _: WriteKey, if_match: IfMatch = None
+) -> Response:
+    """Delete an article; 412 when If-Match is stale."""
+    await queries.delete(db, article_id, etags.wanted_versions(if_match, article_id))
+    return Response(status_code=204)

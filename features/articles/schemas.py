@@ -1,0 +1,84 @@
+"""Article bodies: what clients send (ArticleIn, ArticlePatch) and what they get back."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+TITLE_MAX = 120
+SLUG_MAX = 120
+BODY_MAX = 100_000
+SLUG_PATTERN = r"^[a-z0-9-]+$"
+
+# PostgreSQL text cannot hold NUL, and a lone surrogate (JSON "\ud800") cannot be encoded
+# as UTF-8: both are refused here so that neither ever reaches the database.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: str) -> str:
+    if UNSTORABLE.search(value):
+        raise ValueError("must not contain NUL characters or lone surrogates")
+    return value
+
+
+def not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Title = Annotated[
+    str,
+    Field(min_length=1, max_length=TITLE_MAX),
+    AfterValidator(storable),
+    AfterValidator(not_blank),
+]
+Slug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX, pattern=SLUG_PATTERN)]
+Body = Annotated[str, Field(min_length=1, max_length=BODY_MAX), AfterValidator(storable)]
+
+
+class ArticleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    slug: Slug
+    body: Body
+
+
+class ArticlePatch(BaseModel):
+    """A partial update: only the fields sent change; null and an empty patch are refused."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    title: Title | None = None
+    slug: Slug | None = None
+    body: Body | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _some_field_and_no_null(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if not data:
+                raise ValueError("send at least one of title, slug, body")
+            nulls = sorted(k for k, v in data.items() if v is None and k in cls.model_fields)
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return data
+
+
+class ArticleOut(BaseModel):
+    id: int
+    title: str
+    slug: str
+    body: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ArticlePage(BaseModel):
+    items: list[ArticleOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page"
+    )
