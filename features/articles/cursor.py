@@ -17,7 +17,7 @@ from .errors import BadCursor
 
 _VERSION = 1
 _LAYOUT = struct.Struct(">Bqq")
-_CHECK_BYTES = 6
+_CHECK_BYTES = 7  # 17 + 7 = 24 bytes: 32 base64 characters, no padding bits to play with
 _KEY = b"articles-cursor"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ENCODED_LENGTH = len(base64.urlsafe_b64encode(bytes(_LAYOUT.size + _CHECK_BYTES)).rstrip(b"="))

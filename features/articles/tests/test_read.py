@@ -1,0 +1,64 @@
+"""GET /articles/{id} and /articles/by-slug/{slug}: ETag, If-None-Match, 404 and 422."""
+from __future__ import annotations
+
+import pytest
+
+
+async def test_get_by_id_returns_article_with_etag(client, make_article):
+    article = await make_article()
+    response = await client.get(f"/articles/{article['id']}")
+    assert response.status_code == 200
+    assert response.headers["etag"] == article["etag"]
+    assert response.json() == {k: v for k, v in article.items() if k != "etag"}
+    assert response.json()["created_at"].endswith(("Z", "+00:00"))
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["{etag}", "W/{etag}", '"other", {etag}', "*", '  {etag} , "x"'],
+)
+async def test_matching_if_none_match_is_304_with_etag(client, make_article, header):
+    article = await make_article()
+    response = await client.get(
+        f"/articles/{article['id']}", headers={"If-None-Match": header.format(etag=article["etag"])}
+    )
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response.headers["etag"] == article["etag"]
+
+
+@pytest.mark.parametrize("header", ['"nope"', "garbage", '"1-2"', ",,,", '"unterminated'])
+async def test_other_if_none_match_is_200(client, make_article, header):
+    article = await make_article()
+    response = await client.get(f"/articles/{article['id']}", headers={"If-None-Match": header})
+    assert response.status_code == 200 and response.json()["id"] == article["id"]
+
+
+async def test_missing_article_is_404_with_detail(client):
+    response = await client.get(f"/articles/{2**63 - 1}")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Article not found"
+
+
+@pytest.mark.parametrize(
+    "raw", ["abc", "1.5", str(2**63), str(-(2**63) - 1), "9" * 5000, "0", "-1", "%00"]
+)
+async def test_bad_or_out_of_range_id_is_422_never_500(client, raw):
+    response = await client.get(f"/articles/{raw}")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["path", "article_id"]
+
+
+async def test_get_by_slug(client, make_article):
+    article = await make_article()
+    response = await client.get(f"/articles/by-slug/{article['slug']}")
+    assert response.status_code == 200
+    assert response.json()["id"] == article["id"]
+    assert response.headers["etag"] == article["etag"]
+
+
+@pytest.mark.parametrize("slug", ["no-such-slug-xyz", "Upper", "a%00b", "x" * 500, "%F0%9F%98%80"])
+async def test_unknown_or_impossible_slug_is_404(client, slug):
+    response = await client.get(f"/articles/by-slug/{slug}")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Article not found"
