@@ -14,6 +14,7 @@ from .docs import install_docs
 from .embedded import database_url
 from .errors import install_error_handlers
 from .logging import configure_logging
+from .metrics import export_metrics
 from .middleware import BodyLimitMiddleware, LastResortMiddleware, RequestContextMiddleware
 from .migrations import apply_migrations, migration_ids
 from .ratelimit import install_rate_limits
@@ -42,7 +43,11 @@ def _lifespan(settings: Settings, feature_lifespans: Sequence[FeatureLifespan]) 
         if not settings.api_keys:
             log.warning("no_api_keys", effect="every write is refused with 401")
         install_rate_limits(app, settings)
-        async with make_pool(url, settings) as pool, AsyncExitStack() as features:
+        async with (
+            make_pool(url, settings) as pool,
+            export_metrics(app, pool),
+            AsyncExitStack() as features,
+        ):
             app.state.pool = pool
             for feature_lifespan in feature_lifespans:
                 await features.enter_async_context(feature_lifespan(app))

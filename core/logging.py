@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import structlog
+from structlog.typing import EventDict
 
 from .settings import Settings
 
@@ -15,6 +16,12 @@ _SHARED: list[Any] = [
     structlog.processors.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
+
+
+def _drop_color_message(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    """uvicorn passes an ANSI-coloured copy of each message as an extra; the line needs one."""
+    event_dict.pop("color_message", None)
+    return event_dict
 
 
 def _renderer(fmt: str) -> Any:
@@ -40,7 +47,7 @@ def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()],
+            foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder(), _drop_color_message],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,

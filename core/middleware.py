@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request context and access log, last-resort 500, body size limit."""
+"""Pure ASGI middleware: request context, access log and metrics, last-resort 500, body limit."""
 from __future__ import annotations
 
 import re
@@ -11,6 +11,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
+from .metrics import RequestMetrics
 
 log = structlog.get_logger("access")
 errlog = structlog.get_logger(__name__)
@@ -27,15 +28,30 @@ def _client_request_id(scope: Scope) -> str | None:
 
 def route_template(scope: Scope) -> str:
     """The matched route's path template ("/articles/{article_id}"), never the raw path."""
-    route = scope.get("route")
-    return getattr(route, "path", None) or "unmatched"
+    route = scope.get("route") or _plain_route(scope)
+    return getattr(route, "path_format", None) or "unmatched"
+
+
+def _plain_route(scope: Scope) -> object | None:
+    # FastAPI names its own routes in the scope; a plain Starlette route or mount (/openapi.json,
+    # the docs assets) only leaves its endpoint there, so look it up among the app's routes.
+    endpoint = scope.get("endpoint")
+    router = scope.get("router")
+    if endpoint is None or router is None:
+        return None
+    for route in router.routes:
+        if getattr(route, "endpoint", None) is endpoint or getattr(route, "app", None) is endpoint:
+            return route
+    return None
 
 
 class RequestContextMiddleware:
-    """Gives each request an id (echoed in X-Request-ID and bound to logs) and one access line."""
+    """Gives each request an id (echoed in X-Request-ID and bound to logs), one access line,
+    and its count and latency in the Prometheus metrics."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.metrics = RequestMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,12 +75,15 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - start
+            method, route = scope["method"], route_template(scope)
+            self.metrics.observe(method, route, status, elapsed)
             log.info(
                 "request_finished",
-                method=scope["method"],
-                route=route_template(scope),
+                method=method,
+                route=route,
                 status=status,
-                duration_ms=round((time.perf_counter() - start) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
             )
 
 

@@ -1,4 +1,4 @@
-"""Liveness and readiness probes (and, later, metrics)."""
+"""Liveness and readiness probes and the Prometheus metrics endpoint."""
 from .router import router
 
 __all__ = ["router"]

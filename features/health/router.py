@@ -1,22 +1,32 @@
-"""Health probes; never rate limited."""
+"""Health probes and Prometheus metrics; never rate limited."""
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 
+from core.metrics import CONTENT_TYPE
 from core.ratelimit import no_rate_limit
 
 from .queries import database_check
 from .schemas import Live, Ready
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = APIRouter(tags=["health"])
+
+_EXPOSITION: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Prometheus text exposition format 0.0.4",
+        "content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+    }
+}
 
 
-@router.get("/live")
+@router.get("/health/live")
 @no_rate_limit
 async def live() -> Live:
     """200 while the process serves requests."""
     return Live()
 
 
-@router.get("/ready", responses={503: {"model": Ready, "description": "A check failed"}})
+@router.get("/health/ready", responses={503: {"model": Ready, "description": "A check failed"}})
 @no_rate_limit
 async def ready(request: Request, response: Response) -> Ready:
     """200 when PostgreSQL answers within 2 s and migrations are applied; else 503."""
@@ -26,3 +36,11 @@ async def ready(request: Request, response: Response) -> Ready:
         response.status_code = 503
         response.headers["Retry-After"] = "5"
     return Ready(status=check.status, checks={"database": check})
+
+
+@router.get("/metrics", response_class=Response, responses=_EXPOSITION)
+@no_rate_limit
+async def metrics(request: Request) -> Response:
+    """Requests, latency, pool, rate-limit rejections and imports, for Prometheus to scrape."""
+    body = await request.app.state.metrics.render()
+    return Response(body, media_type=CONTENT_TYPE)
