@@ -40,6 +40,13 @@ def _article(article: ArticleOut, status_code: int = 200, **headers: str) -> Res
     return _json(article, status_code, ETag=etags.etag(article.id, article.updated_at), **headers)
 
 
+def _fresh_or_not_modified(article: ArticleOut, if_none_match: str | None) -> Response:
+    tag = etags.etag(article.id, article.updated_at)
+    if etags.none_match(if_none_match, tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    return _json(article, ETag=tag)
+
+
 @router.post(
     "", status_code=201, response_model=ArticleOut,
     responses={201: {"headers": {**_ETAG_HEADER, "Location": {"schema": {"type": "string"}}}},
@@ -75,16 +82,16 @@ async def list_articles(
 
 @router.get(
     "/by-slug/{slug}", response_model=ArticleOut,
-    responses={200: {"headers": _ETAG_HEADER}, **responses(404)},
+    responses={200: {"headers": _ETAG_HEADER}, **responses(304, 404)},
 )
-async def get_article_by_slug(slug: str, db: Db) -> Response:
-    """Return one article by slug."""
+async def get_article_by_slug(slug: str, db: Db, if_none_match: IfNoneMatch = None) -> Response:
+    """Return one article by slug; 304 when If-None-Match still matches."""
     article = None
     if len(slug) <= SLUG_MAX and _SLUG.match(slug):
         article = await queries.get_by_slug(db, slug)
     if article is None:
         raise ArticleNotFound
-    return _article(article)
+    return _fresh_or_not_modified(article, if_none_match)
 
 
 @router.get(
@@ -96,10 +103,7 @@ async def get_article(article_id: ArticleId, db: Db, if_none_match: IfNoneMatch 
     article = await queries.get_by_id(db, article_id)
     if article is None:
         raise ArticleNotFound
-    tag = etags.etag(article.id, article.updated_at)
-    if etags.none_match(if_none_match, tag):
-        return Response(status_code=304, headers={"ETag": tag})
-    return _json(article, ETag=tag)
+    return _fresh_or_not_modified(article, if_none_match)
 
 
 @router.patch(

@@ -4,7 +4,7 @@ from __future__ import annotations
 EXPECTED = {
     ("/articles", "post"): {"201", "401", "409", "413", "422"},
     ("/articles", "get"): {"200", "422"},
-    ("/articles/by-slug/{slug}", "get"): {"200", "404"},
+    ("/articles/by-slug/{slug}", "get"): {"200", "304", "404"},
     ("/articles/{article_id}", "get"): {"200", "304", "404", "422"},
     ("/articles/{article_id}", "patch"): {"200", "401", "404", "409", "412", "413", "422"},
     ("/articles/{article_id}", "delete"): {"204", "401", "404", "412", "422"},

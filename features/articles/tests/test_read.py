@@ -57,6 +57,14 @@ async def test_get_by_slug(client, make_article):
     assert response.headers["etag"] == article["etag"]
 
 
+async def test_get_by_slug_honours_if_none_match(client, make_article):
+    article = await make_article()
+    response = await client.get(
+        f"/articles/by-slug/{article['slug']}", headers={"If-None-Match": article["etag"]}
+    )
+    assert response.status_code == 304 and response.headers["etag"] == article["etag"]
+
+
 @pytest.mark.parametrize("slug", ["no-such-slug-xyz", "Upper", "a%00b", "x" * 500, "%F0%9F%98%80"])
 async def test_unknown_or_impossible_slug_is_404(client, slug):
     response = await client.get(f"/articles/by-slug/{slug}")
