@@ -1,0 +1,1 @@
+"""`make bench`: this service against a bare Starlette floor, interleaved in one run."""
