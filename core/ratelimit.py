@@ -1,21 +1,41 @@
-"""Rate limiting (issue 5 builds the middleware): routes declare limits, core enforces them.
+"""Rate limiting: routes declare limits, a small pure-ASGI wrapper per route enforces them.
 
 A route declares its own limit with `@rate_limit(lambda s: s.search_rate_limit)` placed under
 its router decorator; every other route gets RATE_LIMIT_DEFAULT; `@no_rate_limit` exempts a
-route (health, metrics).
+route (health, metrics). `install_rate_limits` runs once at start-up: it parses each route's
+limit and wraps that route's ASGI app, so the check runs after routing but before any body is
+read or any dependency (a database connection) is resolved, with no per-request string parsing.
+Counters live in `limits` storage (moving window): memory:// per process, redis:// shared.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import ipaddress
+import math
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import structlog
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from limits import RateLimitItem, parse
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .settings import Settings
+from .errors import AppError, ErrorOut
+from .settings import Network, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 LIMIT_ATTR = "__rate_limit__"
 EXEMPT = object()
+RETRY_STORAGE_EVERY = 1.0  # seconds between probes of a storage found unreachable
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+RejectHook = Callable[[str], None]
 
 
 def rate_limit(choose: Callable[[Settings], str]) -> Callable[[F], F]:
@@ -33,5 +53,264 @@ def no_rate_limit(endpoint: F) -> F:
     return endpoint
 
 
-def install_rate_limits(app: FastAPI, settings: Settings) -> None:
-    """Resolve each route's limit once at start-up (enforcement arrives with issue 5)."""
+class TooManyRequests(AppError):
+    status_code = 429
+    detail = "Too many requests"
+
+
+# Client identity
+
+
+def _parse_ip(raw: str) -> IPAddress | None:
+    """An address from a peer or X-Forwarded-For entry ("[v6]:port" and "v4:port" accepted)."""
+    value = raw.strip()
+    if value.startswith("["):
+        value = value[1 : value.find("]")]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _trusted(ip: IPAddress, proxies: Sequence[Network]) -> bool:
+    return any(ip in net for net in proxies)
+
+
+def _forwarded_for(scope: Scope) -> list[str]:
+    values = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
+    return ",".join(values).split(",") if values else []
+
+
+def client_key(scope: Scope, proxies: Sequence[Network]) -> str:
+    """Who is asking: the peer, or, behind a trusted proxy, the right-most untrusted
+    X-Forwarded-For address. IPv6 clients are keyed by their /64 (one subscriber's prefix)."""
+    peer = scope.get("client")
+    ip = _parse_ip(peer[0]) if peer else None
+    if ip is None:
+        return "unknown"
+    if proxies and _trusted(ip, proxies):
+        for raw in reversed(_forwarded_for(scope)):
+            hop = _parse_ip(raw)
+            if hop is None:
+                continue
+            ip = hop
+            if not _trusted(hop, proxies):
+                break
+    if isinstance(ip, ipaddress.IPv6Address):
+        prefix = ipaddress.IPv6Address(int(ip) >> 64 << 64)
+        return f"{prefix}/64"
+    return str(ip)
+
+
+# Storage and decisions
+
+
+class Verdict:
+    __slots__ = ("allowed", "remaining", "reset")
+
+    def __init__(self, allowed: bool, remaining: int, reset: float) -> None:
+        self.allowed = allowed
+        self.remaining = remaining
+        self.reset = reset
+
+
+def _storage_options(url: str, timeout: float) -> tuple[str, dict[str, Any]]:
+    options: dict[str, Any] = {"wrap_exceptions": True}
+    if not url.startswith("memory://"):
+        # The client's own timeouts stay within ours, so a dead Redis never holds a socket long.
+        options |= {"connect_timeout": timeout, "stream_timeout": timeout}
+    return f"async+{url}", options
+
+
+class RateLimiter:
+    """One storage and strategy per app; fails open, with one warning, while storage is down."""
+
+    def __init__(self, settings: Settings, on_reject: RejectHook | None = None) -> None:
+        uri, options = _storage_options(
+            settings.rate_limit_storage_url, settings.rate_limit_storage_timeout
+        )
+        self.storage = storage_from_string(uri, **options)
+        self.strategy = MovingWindowRateLimiter(self.storage)
+        self.timeout = settings.rate_limit_storage_timeout
+        self.proxies = tuple(settings.trusted_proxies)
+        self.on_reject = on_reject
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+        # Per instance, not per module: structlog pins a logger to the configuration it first
+        # logs under, and every app (tests build many) configures logging afresh.
+        self.log = structlog.get_logger(__name__)
+
+    async def check(self, item: RateLimitItem, *identifiers: str) -> Verdict | None:
+        """Take one request from the budget; None when storage cannot answer (fail open)."""
+        if self._down_since is not None:
+            now = time.monotonic()
+            if now < self._retry_at:
+                return None
+            self._retry_at = now + RETRY_STORAGE_EVERY  # this request probes; others pass
+        try:
+            async with asyncio.timeout(self.timeout):
+                # Stats first: a client already over its budget costs one storage round trip.
+                stats = await self.strategy.get_window_stats(item, *identifiers)
+                allowed = stats.remaining > 0 and await self.strategy.hit(item, *identifiers)
+        except (StorageError, TimeoutError, OSError) as exc:
+            self._failed(exc)
+            return None
+        if self._down_since is not None:
+            self._recovered()
+        remaining = stats.remaining - 1 if allowed else 0
+        return Verdict(allowed, max(remaining, 0), stats.reset_time)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            self._retry_at = self._down_since + RETRY_STORAGE_EVERY
+            cause = exc.__cause__ if isinstance(exc, StorageError) else exc
+            self.log.warning(
+                "rate_limit_storage_unavailable",
+                error=type(cause or exc).__name__,
+                effect="requests are not limited until storage answers",
+            )
+
+    def _recovered(self) -> None:
+        assert self._down_since is not None
+        down_s = round(time.monotonic() - self._down_since, 1)
+        self._down_since = None
+        self.log.info("rate_limit_storage_recovered", down_s=down_s)
+
+    def rejected(self, route: str) -> None:
+        if self.on_reject is not None:
+            self.on_reject(route)
+
+
+class LimitedRoute:
+    """Stands in for one route's `handle`: checks the client's budget, adds X-RateLimit headers.
+
+    `handle` (not the route's `app`) because FastAPI calls the original route's `handle` for
+    every inclusion of it, while it builds a separate ASGI app per inclusion.
+    """
+
+    def __init__(self, handle: ASGIApp, limiter: RateLimiter, item: RateLimitItem, route: Route):
+        self.handle = handle
+        self.limiter = limiter
+        self.item = item
+        self.methods = route.methods
+        self.path = route.path
+        self.key = f"{','.join(sorted(route.methods or ()))} {route.path}"
+        self.limit = str(item.amount)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            await self.handle(scope, receive, send)  # the route's own 405, not counted
+            return
+        client = client_key(scope, self.limiter.proxies)
+        verdict = await self.limiter.check(self.item, self.key, client)
+        if verdict is None:
+            await self.handle(scope, receive, send)
+            return
+        headers = {
+            "X-RateLimit-Limit": self.limit,
+            "X-RateLimit-Remaining": str(verdict.remaining),
+            "X-RateLimit-Reset": str(math.ceil(verdict.reset)),
+        }
+        if not verdict.allowed:
+            self.limiter.rejected(self.path)
+            retry_after = max(1, math.ceil(verdict.reset - time.time()))
+            raise TooManyRequests(headers={"Retry-After": str(retry_after), **headers})
+        raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *raw]
+            await send(message)
+
+        await self.handle(scope, receive, send_with_headers)
+
+
+# Start-up wiring
+
+_HEADER_DOCS = {
+    "X-RateLimit-Limit": "Requests allowed per window on this route",
+    "X-RateLimit-Remaining": "Requests left in the current window",
+    "X-RateLimit-Reset": "Unix time (seconds) when the window next frees a request",
+}
+_RETRY_AFTER_DOC = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+
+
+def _headers_doc() -> dict[str, Any]:
+    return {n: {"description": d, "schema": {"type": "integer"}} for n, d in _HEADER_DOCS.items()}
+
+
+def _add_429(schema: dict[str, Any], operations: set[tuple[str, str]]) -> None:
+    """List 429 and the X-RateLimit headers on every limited operation of the schema."""
+    error = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.setdefault("components", {}).setdefault("schemas", {}).setdefault("ErrorOut", error)
+    too_many = {
+        "description": "Too many requests",
+        "headers": {"Retry-After": _RETRY_AFTER_DOC, **_headers_doc()},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+    for path, method in operations:
+        operation = schema.get("paths", {}).get(path, {}).get(method)
+        if operation is None:
+            continue
+        answers = operation.setdefault("responses", {})
+        answers.setdefault("429", too_many)
+        for code, answer in answers.items():
+            if code.startswith("2") or code == "304":
+                answer.setdefault("headers", {}).update(_headers_doc())
+
+
+def _document(app: FastAPI, operations: set[tuple[str, str]]) -> None:
+    build = app.openapi  # FastAPI caches the schema; the additions are idempotent
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        _add_429(schema, operations)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _limit_for(route: Route, settings: Settings) -> RateLimitItem | None:
+    declared = getattr(route.endpoint, LIMIT_ATTR, None)
+    if declared is EXEMPT:
+        return None
+    if declared is None:
+        return settings.default_limit
+    return parse(declared(settings))
+
+
+def install_rate_limits(
+    app: FastAPI, settings: Settings, on_reject: RejectHook | None = None
+) -> None:
+    """Resolve each route's limit once and wrap the route. `on_reject(route_path)` is called
+    for every 429 (the hook for a rejections-by-route metric)."""
+    if not settings.rate_limit_enabled:
+        return
+    limiter = RateLimiter(settings, on_reject)
+    app.state.rate_limiter = limiter
+    direct = set(map(id, app.router.routes))
+    operations: set[tuple[str, str]] = set()
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        # FastAPI copies plain Starlette routes inside included routers (none here); mounts
+        # (docs assets) and websockets stay unlimited.
+        if not isinstance(route, APIRoute) and not (
+            isinstance(route, Route) and id(route) in direct
+        ):
+            continue
+        if isinstance(route.__dict__.get("handle"), LimitedRoute):
+            del route.handle  # a second start-up of the same app wraps afresh
+        item = _limit_for(route, settings)
+        if item is None:
+            continue
+        route.handle = LimitedRoute(route.handle, limiter, item, route)  # type: ignore[method-assign]
+        if isinstance(route, APIRoute):
+            path = context.path_format or route.path_format
+            operations |= {(path, method.lower()) for method in context.methods or ()}
+    _document(app, operations)

@@ -1,0 +1,310 @@
+"""The rate limiter against real Redis: budgets, headers, client identity, sharing, outages."""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import random
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+from structlog.testing import capture_logs
+
+from core.db import Db
+from core.ratelimit import RETRY_STORAGE_EVERY, client_key, rate_limit
+
+ORIGIN = "https://app.example.org"
+
+
+class Payload(BaseModel):
+    name: str
+
+
+def random_v4() -> str:
+    """A fresh client in 198.18.0.0/15, so runs on a shared Redis never meet old counters."""
+    return str(ipaddress.IPv4Address(0xC612_0000 + random.getrandbits(17)))
+
+
+def random_v6_prefix() -> str:
+    return f"2001:db8:{random.getrandbits(16):x}:{random.getrandbits(15):x}"
+
+
+def probe_routes(prefix: str) -> Callable[[FastAPI], None]:
+    """/hit declares SEARCH_RATE_LIMIT (as search does); the others take RATE_LIMIT_DEFAULT."""
+
+    def hook(app: FastAPI) -> None:
+        router = APIRouter(prefix=prefix)
+
+        @router.get("/hit")
+        @rate_limit(lambda s: s.search_rate_limit)
+        async def hit() -> dict[str, bool]:
+            return {"ok": True}
+
+        @router.get("/plain")
+        async def plain() -> dict[str, bool]:
+            return {"ok": True}
+
+        @router.get("/db")
+        async def with_db(db: Db) -> dict[str, bool]:
+            await db.execute("SELECT 1")
+            return {"ok": True}
+
+        @router.post("/echo")
+        async def echo(payload: Payload) -> Payload:
+            return payload
+
+        app.include_router(router)
+
+    return hook
+
+
+@pytest.fixture
+def prefix(unique: str) -> str:
+    return f"/_rl/{unique}"
+
+
+@pytest.fixture
+def limited(make_client, redis_url, prefix):
+    """A client on the probe routes, sharing `redis_url`; overrides pass through."""
+
+    async def factory(peer: str | None = None, **overrides: Any):
+        overrides.setdefault("rate_limit_storage_url", redis_url)
+        return await make_client(
+            peer=peer or random_v4(), app_hook=probe_routes(prefix), **overrides
+        )
+
+    return factory
+
+
+async def spend(client, path: str, times: int, **kwargs: Any) -> None:
+    for _ in range(times):
+        response = await client.get(path, **kwargs)
+        assert response.status_code == 200, response.text
+
+
+async def test_ten_a_minute_then_429_with_headers_body_and_cors(limited, prefix):
+    client = await limited(cors_origins=[ORIGIN])
+    for expected_remaining in range(9, -1, -1):
+        response = await client.get(f"{prefix}/hit", headers={"Origin": ORIGIN})
+        assert response.status_code == 200
+        assert response.headers["x-ratelimit-limit"] == "10"
+        assert response.headers["x-ratelimit-remaining"] == str(expected_remaining)
+        assert 0 < int(response.headers["x-ratelimit-reset"]) - time.time() <= 61
+    refused = await client.get(f"{prefix}/hit", headers={"Origin": ORIGIN})
+    assert refused.status_code == 429
+    assert refused.json() == {
+        "detail": "Too many requests", "request_id": refused.headers["x-request-id"],
+    }
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["x-ratelimit-limit"] == "10"
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+    assert refused.headers["access-control-allow-origin"] == ORIGIN
+    assert "retry-after" in refused.headers["access-control-expose-headers"].lower()
+
+
+async def test_memory_storage_limits_too(limited, prefix):
+    client = await limited(rate_limit_storage_url="memory://", search_rate_limit="3/minute")
+    await spend(client, f"{prefix}/hit", 3)
+    assert (await client.get(f"{prefix}/hit")).status_code == 429
+
+
+async def test_undeclared_routes_get_the_default_limit_each(limited, prefix):
+    client = await limited(rate_limit_default="2/minute")
+    await spend(client, f"{prefix}/plain", 2)
+    response = await client.get(f"{prefix}/plain")
+    assert response.status_code == 429
+    assert response.headers["x-ratelimit-limit"] == "2"
+    hit = await client.get(f"{prefix}/hit")  # declares its own limit, so its own budget
+    assert hit.status_code == 200
+    assert hit.headers["x-ratelimit-limit"] == "10"
+
+
+async def test_health_is_never_limited(limited):
+    client = await limited(rate_limit_default="1/minute", search_rate_limit="1/minute")
+    for _ in range(5):
+        for path in ("/health/live", "/health/ready"):
+            response = await client.get(path)
+            assert response.status_code == 200
+            assert "x-ratelimit-limit" not in response.headers
+
+
+async def test_spoofed_forwarded_for_from_untrusted_peer_changes_nothing(limited, prefix):
+    client = await limited(trusted_proxies=["10.0.0.0/8"])
+    await spend(client, f"{prefix}/hit", 10)
+    for _ in range(5):
+        spoofed = {"X-Forwarded-For": f"{random_v4()}, {random_v4()}"}
+        assert (await client.get(f"{prefix}/hit", headers=spoofed)).status_code == 429
+
+
+async def test_trusted_proxy_header_separates_clients(limited, prefix):
+    client = await limited(peer="10.1.2.3", trusted_proxies=["10.0.0.0/8"])
+    alice, bob = random_v4(), random_v4()
+    await spend(client, f"{prefix}/hit", 10, headers={"X-Forwarded-For": alice})
+    for chain in (alice, f"{alice}, 10.9.9.9", f"{bob}, {alice}"):  # the last: alice spoofing
+        response = await client.get(f"{prefix}/hit", headers={"X-Forwarded-For": chain})
+        assert response.status_code == 429, chain
+    response = await client.get(f"{prefix}/hit", headers={"X-Forwarded-For": bob})
+    assert response.status_code == 200
+    assert response.headers["x-ratelimit-remaining"] == "9"
+
+
+async def test_ipv6_clients_share_their_64(limited, prefix):
+    net = random_v6_prefix()
+    first = await limited(peer=f"{net}::1", rate_limit_default="2/minute")
+    await spend(first, f"{prefix}/plain", 2)
+    neighbour = await limited(peer=f"{net}:ffff:1:2:3", rate_limit_default="2/minute")
+    assert (await neighbour.get(f"{prefix}/plain")).status_code == 429
+    other = await limited(peer=f"{random_v6_prefix()}::1", rate_limit_default="2/minute")
+    assert (await other.get(f"{prefix}/plain")).status_code == 200
+
+
+async def test_two_instances_on_one_redis_share_one_budget(limited, prefix):
+    peer = random_v4()
+    one, two = await limited(peer=peer), await limited(peer=peer)
+    assert one.app is not two.app
+    await spend(one, f"{prefix}/hit", 5)
+    await spend(two, f"{prefix}/hit", 5)
+    assert (await one.get(f"{prefix}/hit")).status_code == 429
+    assert (await two.get(f"{prefix}/hit")).status_code == 429
+
+
+def storage_events(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    return [entry for entry in logs if entry["event"] == event]
+
+
+async def test_redis_stopped_fails_open_with_one_warning_then_limiting_resumes(
+    limited, prefix, own_redis
+):
+    client = await limited(rate_limit_storage_url=own_redis.url)
+    await spend(client, f"{prefix}/hit", 2)
+    own_redis.stop()
+    with capture_logs() as logs:
+        # Cover several probe intervals, so a warning per probe (or per request) would show.
+        deadline = time.monotonic() + 2.5 * RETRY_STORAGE_EVERY
+        served = 0
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            response = await client.get(f"{prefix}/hit")
+            assert response.status_code == 200
+            assert time.monotonic() - started < 1.0
+            assert "x-ratelimit-limit" not in response.headers
+            served += 1
+            await asyncio.sleep(0.02)  # poll interval, not synchronisation
+        assert served > 10  # more than the budget: nothing was limited
+        warnings = storage_events(logs, "rate_limit_storage_unavailable")
+        assert len(warnings) == 1
+        assert warnings[0]["log_level"] == "warning"
+
+        own_redis.start()
+        deadline = time.monotonic() + 15
+        while (await client.get(f"{prefix}/hit")).status_code != 429:
+            assert time.monotonic() < deadline, "limiting did not resume"
+            await asyncio.sleep(0.02)
+    assert len(storage_events(logs, "rate_limit_storage_recovered")) == 1
+    assert len(storage_events(logs, "rate_limit_storage_unavailable")) == 1
+
+
+async def test_hung_redis_fails_open_within_the_bounded_timeout(limited, prefix, own_redis):
+    client = await limited(rate_limit_storage_url=own_redis.url, rate_limit_storage_timeout=0.2)
+    await spend(client, f"{prefix}/hit", 1)  # connection established, then the server freezes
+    own_redis.process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        response = await client.get(f"{prefix}/hit")
+        elapsed = time.monotonic() - started
+    finally:
+        own_redis.process.send_signal(signal.SIGCONT)
+    assert response.status_code == 200
+    assert elapsed < 1.0
+
+
+async def test_429_takes_no_database_connection(limited, prefix):
+    client = await limited(
+        rate_limit_default="1/minute", db_pool_min_size=1, db_pool_max_size=1, db_pool_timeout=5
+    )
+    await spend(client, f"{prefix}/db", 1)
+    async with client.app.state.pool.connection():  # the pool's only connection is busy
+        started = time.monotonic()
+        response = await client.get(f"{prefix}/db")
+        assert response.status_code == 429  # not 503 after waiting out the pool timeout
+        assert time.monotonic() - started < 2.5
+
+
+async def test_429_reads_no_body(limited, prefix):
+    peer = random_v4()
+    client = await limited(peer=peer, rate_limit_default="1/minute")
+    assert (await client.post(f"{prefix}/echo", json={"name": "x"})).status_code == 200
+    received: list[dict[str, Any]] = []
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        received.append({})
+        return {"type": "http.request", "body": b'{"name": "x"}', "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    path = f"{prefix}/echo"
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+        "query_string": b"", "client": (peer, 1234), "server": ("testserver", 80),
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
+                    (b"content-length", b"13")],
+    }
+    await client.app(scope, receive, send)
+    assert sent[0]["status"] == 429
+    assert received == []
+
+
+async def test_openapi_lists_429_on_limited_routes_only(limited, prefix):
+    client = await limited()
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    hit = paths[f"{prefix}/hit"]["get"]["responses"]
+    assert "Retry-After" in hit["429"]["headers"]
+    assert hit["429"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+    assert "X-RateLimit-Remaining" in hit["200"]["headers"]
+    assert "schema" in hit["200"]["content"]["application/json"]
+    assert "429" not in paths["/health/live"]["get"]["responses"]
+
+
+async def test_limiter_can_be_turned_off(limited, prefix):
+    client = await limited(rate_limit_enabled=False, rate_limit_default="1/minute")
+    for _ in range(3):
+        response = await client.get(f"{prefix}/plain")
+        assert response.status_code == 200
+        assert "x-ratelimit-limit" not in response.headers
+
+
+TRUSTED = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")]
+
+
+def scope_of(peer: str | None, *forwarded: str) -> dict[str, Any]:
+    headers = [(b"x-forwarded-for", value.encode()) for value in forwarded]
+    return {"client": (peer, 1) if peer else None, "headers": headers}
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        ("203.0.113.5", ["198.51.100.1"], "203.0.113.5"),  # untrusted peer: header ignored
+        ("10.0.0.1", ["198.51.100.1"], "198.51.100.1"),
+        ("10.0.0.1", ["1.1.1.1, 198.51.100.1, 10.0.0.2"], "198.51.100.1"),  # right-most untrusted
+        ("10.0.0.1", ["1.1.1.1", "198.51.100.1"], "198.51.100.1"),  # several header lines
+        ("10.0.0.1", ["198.51.100.1, garbage, "], "198.51.100.1"),  # malformed entries skipped
+        ("10.0.0.1", ["198.51.100.1:4321"], "198.51.100.1"),
+        ("10.0.0.1", ["[2001:db8:1:2::7]:443"], "2001:db8:1:2::/64"),
+        ("10.0.0.1", ["10.0.0.9, 10.0.0.8"], "10.0.0.9"),  # all trusted: the farthest hop
+        ("10.0.0.1", [], "10.0.0.1"),
+        ("fd00::1", ["198.51.100.1"], "198.51.100.1"),
+        ("::ffff:203.0.113.5", [], "203.0.113.5"),
+        ("2001:db8:aa:bb:1:2:3:4", [], "2001:db8:aa:bb::/64"),
+        (None, [], "unknown"),
+    ],
+)
+def test_client_key(peer: str | None, forwarded: list[str], expected: str) -> None:
+    assert client_key(scope_of(peer, *forwarded), TRUSTED) == expected
