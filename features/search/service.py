@@ -1,0 +1,71 @@
+"""Search: parse `q`, widen it with completions and spelling fixes, run it, shape the page."""
+from __future__ import annotations
+
+import html
+
+from psycopg import AsyncConnection
+
+from . import cursor, queries
+from .fuzzy import allowed_edits, edit_distance, prefix_distance
+from .schemas import SearchHit, SearchPage
+from .syntax import Operand, combine, parse, quote_lexeme
+
+MAX_CORRECTIONS = 3
+
+
+def corrections(operand: Operand, found: queries.Analysis) -> list[str]:
+    """Vocabulary words within the allowed edits of an unknown word, closest then commonest.
+    The last word is compared with word beginnings: it may be both misspelt and unfinished."""
+    if found.lexeme is None or not found.similar_words:
+        return []
+    typed = found.lexeme
+    limit = allowed_edits(operand.text)
+    measure = prefix_distance if operand.last_word else edit_distance
+    scored = [
+        (measure(typed, word), -ndoc, word)
+        for word, ndoc in zip(found.similar_words, found.similar_ndocs, strict=True)
+    ]
+    return [word for dist, _, word in sorted(scored) if dist <= limit][:MAX_CORRECTIONS]
+
+
+def expression(operand: Operand, found: queries.Analysis) -> str:
+    """The operand's tsquery text: PostgreSQL's own, or-ed with completions and corrections."""
+    alternatives = [found.tsq] if found.tsq else []
+    extra = found.completions + corrections(operand, found)
+    alternatives += [quote_lexeme(word) for word in dict.fromkeys(extra)]
+    return " | ".join(alternatives)
+
+
+def snippet(raw: str) -> str:
+    """HTML-escape the headline, then turn the match sentinels into <mark> tags."""
+    text = raw.replace("\x04", "<").replace("\x05", ">")
+    return html.escape(text).replace("\x02", "<mark>").replace("\x03", "</mark>")
+
+
+async def search(db: AsyncConnection, q: str, limit: int, after: str | None) -> SearchPage:
+    """One page of results for `q` after the position in cursor `after`."""
+    operands = parse(q)
+    if not operands:
+        return SearchPage(items=[], next_cursor=None)
+    found = await queries.analyze(db, operands)
+    key = found[0].cursor_key
+    position = cursor.decode(key, q, after) if after is not None else None
+    pairs = zip(operands, found, strict=True)
+    parts = [(op, expr) for op, f in pairs if (expr := expression(op, f))]
+    tsq = combine(parts)
+    if not tsq:
+        return SearchPage(items=[], next_cursor=None)
+    wanted = combine([(op, expr) for op, expr in parts if not op.negated])
+    rows = await queries.search(
+        db, queries.Query(tsq, wanted, tsq != wanted), limit + 1,
+        (position.rank, position.id) if position else None,
+    )
+    items = [
+        SearchHit(id=r.id, title=r.title, slug=r.slug, snippet=snippet(r.snippet), rank=r.rank)
+        for r in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = cursor.encode(key, q, cursor.Position(last.rank, last.id))
+    return SearchPage(items=items, next_cursor=next_cursor)

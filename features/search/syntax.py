@@ -1,0 +1,73 @@
+"""Web-search syntax: `q` split into operands (words, "phrases", -exclusions, `or`)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A quoted phrase (the closing quote may be missing), or a run of non-space, non-quote text.
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|([^\s"]+)')
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One thing to match: a word or a phrase, maybe excluded, joined to the previous one."""
+
+    text: str
+    phrase: bool = False
+    negated: bool = False
+    after_or: bool = False
+    last_word: bool = False
+
+    @property
+    def plain_word(self) -> bool:
+        return not self.phrase and not self.negated
+
+
+def parse(q: str) -> list[Operand]:
+    """Operands in order: AND by default, `or` between two operands, a leading `-` excludes."""
+    operands: list[Operand] = []
+    pending_or = False
+    for match in _TOKEN.finditer(q):
+        minus, phrase, word = match.groups()
+        if word is not None:
+            if word.lower() == "or":
+                pending_or = bool(operands)
+                continue
+            negated = word.startswith("-")
+            text = word.lstrip("-")
+            if not text:
+                continue
+            operand = Operand(text, negated=negated, after_or=pending_or)
+        else:
+            if not phrase.strip():
+                continue
+            operand = Operand(phrase, phrase=True, negated=bool(minus), after_or=pending_or)
+        operands.append(operand)
+        pending_or = False
+    if operands and operands[-1].plain_word:
+        last = operands[-1]
+        operands[-1] = Operand(last.text, after_or=last.after_or, last_word=True)
+    return operands
+
+
+def quote_lexeme(lexeme: str) -> str:
+    """A lexeme as a tsquery literal: quoted, with quotes doubled and backslashes escaped."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def combine(parts: list[tuple[Operand, str]]) -> str:
+    """Join operand expressions into one tsquery text: `or` binds tighter than the implied AND,
+    as in web search engines (`postgres index or indexes` = postgres AND (index OR indexes)).
+    '' unless some group is wholly positive: the index can only find rows by what they hold."""
+    groups: list[list[tuple[Operand, str]]] = []
+    for operand, expr in parts:
+        if operand.after_or and groups:
+            groups[-1].append((operand, expr))
+        else:
+            groups.append([(operand, expr)])
+    if not any(all(not operand.negated for operand, _ in group) for group in groups):
+        return ""
+    return " & ".join(
+        "(" + " | ".join(f"!({e})" if op.negated else f"({e})" for op, e in group) + ")"
+        for group in groups
+    )

@@ -1,0 +1,44 @@
+"""Any q: 422 when missing, blank, too long or with NUL; otherwise 200, never 500."""
+from __future__ import annotations
+
+import pytest
+
+NASTY = [
+    "'", '"', '""', "\\", "\\\\'", "a:*", ":*", "&|!()", "!(a & b) | c:*", "a <-> b", "a <2> b",
+    "-", "--", "- -", "or", "or or", "a or", "or a", '"unterminated', '-"', "🙂", "🙂🙂 a",
+    "'; DROP TABLE articles; --", "%", "_", "a%", "<script>", "x\ty", "\u200b", "é" * 200,
+    "a" * 200, "\ufffd", "ǅ", "\U0001d518\U0001d52b", "()", "a & b", "-a -b", "1e10", "http://x.y/z?q=1",
+]
+
+
+@pytest.mark.parametrize("q", NASTY)
+async def test_any_query_text_is_answered(api, q):
+    response = await api.get("/search", params={"q": q})
+    assert response.status_code == 200, response.text
+    assert isinstance(response.json()["items"], list)
+
+
+@pytest.mark.parametrize("q", ["", "   ", "a" * 201, "a\x00b", "\x00"])
+async def test_bad_q_is_422(api, q):
+    response = await api.get("/search", params={"q": q})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "q"]
+
+
+async def test_missing_q_is_422(api):
+    response = await api.get("/search")
+    assert response.status_code == 422
+
+
+async def test_openapi_declares_every_status(api):
+    spec = (await api.get("/openapi.json")).json()
+    declared = set(spec["paths"]["/search"]["get"]["responses"])
+    assert {"200", "422", "429", "500", "503"} <= declared
+
+
+async def test_route_declares_the_search_rate_limit(api):
+    from core.ratelimit import LIMIT_ATTR
+    from features.search.router import search
+
+    choose = getattr(search, LIMIT_ATTR)
+    assert choose(api.app.state.settings) == "10000/minute"
