@@ -47,12 +47,18 @@ def _fresh_or_not_modified(article: ArticleOut, if_none_match: str | None) -> Re
     return _json(article, ETag=tag)
 
 
+def _next_link(request: Request, limit: int, next_cursor: str) -> str:
+    # Relative, so it stays right behind any proxy; root_path keeps a mounted prefix.
+    root = request.scope.get("root_path", "")
+    return f'<{root}/articles?limit={limit}&cursor={next_cursor}>; rel="next"'
+
+
 @router.post(
     "", status_code=201, response_model=ArticleOut,
     responses={201: {"headers": {**_ETAG_HEADER, "Location": {"schema": {"type": "string"}}}},
                **responses(401, 409, 413, 422)},
 )
-async def create_article(article: ArticleIn, db: Db, _: WriteKey) -> Response:
+async def create_article(_: WriteKey, article: ArticleIn, db: Db) -> Response:
     """Create an article; its URL is in Location."""
     created = await queries.create(db, article)
     return _article(created, 201, Location=f"/articles/{created.id}")
@@ -76,8 +82,10 @@ async def list_articles(
     if not more:
         return _json(ArticlePage(items=items, next_cursor=None))
     next_cursor = cursor.encode(cursor.Position(items[-1].created_at, items[-1].id))
-    link = f'<{request.scope.get("root_path", "")}/articles?limit={limit}&cursor={next_cursor}>'
-    return _json(ArticlePage(items=items, next_cursor=next_cursor), Link=f'{link}; rel="next"')
+    return _json(
+        ArticlePage(items=items, next_cursor=next_cursor),
+        Link=_next_link(request, limit, next_cursor),
+    )
 
 
 @router.get(
@@ -111,7 +119,7 @@ async def get_article(article_id: ArticleId, db: Db, if_none_match: IfNoneMatch 
     responses={200: {"headers": _ETAG_HEADER}, **responses(401, 404, 409, 412, 413, 422)},
 )
 async def update_article(
-    article_id: ArticleId, patch: ArticlePatch, db: Db, _: WriteKey, if_match: IfMatch = None
+    _: WriteKey, article_id: ArticleId, patch: ArticlePatch, db: Db, if_match: IfMatch = None
 ) -> Response:
     """Change some of title, slug, body; 412 when If-Match is stale."""
     versions = etags.wanted_versions(if_match, article_id)
@@ -123,7 +131,7 @@ async def update_article(
     responses=responses(401, 404, 412, 422),
 )
 async def delete_article(
-    article_id: ArticleId, db: Db, _: WriteKey, if_match: IfMatch = None
+    _: WriteKey, article_id: ArticleId, db: Db, if_match: IfMatch = None
 ) -> Response:
     """Delete an article; 412 when If-Match is stale."""
     await queries.delete(db, article_id, etags.wanted_versions(if_match, article_id))

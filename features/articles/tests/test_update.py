@@ -112,10 +112,12 @@ async def test_invalid_patch_is_422_and_changes_nothing(client, make_article, pa
     assert after.headers["etag"] == article["etag"]
 
 
-async def test_patch_without_key_is_401(client, make_article):
+async def test_patch_without_key_is_401_before_validation(client, make_article):
     article = await make_article()
     response = await client.patch(f"/articles/{article['id']}", json={"body": "x"})
     assert response.status_code == 401
+    invalid = await client.patch(f"/articles/{article['id']}", json={"nope": 1})
+    assert invalid.status_code == 401
     assert (await client.get(f"/articles/{article['id']}")).json()["body"] == article["body"]
 
 
