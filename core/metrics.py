@@ -28,6 +28,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
@@ -41,6 +42,9 @@ from psycopg_pool import AsyncConnectionPool
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+# The *_created series only matter to OpenMetrics scrapes; here they would double every family.
+disable_created_metrics()
 
 # Seconds. Tuned for an API whose typical answer takes a few milliseconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -56,8 +60,8 @@ REQUESTS = Counter(
 )
 LATENCY = Histogram(
     "http_request_duration_seconds",
-    "Time from request start to the end of the response, by route template.",
-    ["route"],
+    "Time from request start to the end of the response, by method and route template.",
+    ["method", "route"],
     buckets=LATENCY_BUCKETS,
     registry=None,
 )
@@ -104,27 +108,24 @@ def record_import(outcome: str) -> None:
 
 
 class RequestMetrics:
-    """The middleware's hot-path recorder: label children are resolved once and cached.
+    """The middleware's hot-path recorder: label children are resolved once and cached, so a
+    request costs one dict lookup, an increment and an observation.
 
     Keys are bounded: methods are folded to a fixed set, routes are templates (or "unmatched"),
     statuses are three-digit codes.
     """
 
     def __init__(self) -> None:
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._histograms: dict[str, Any] = {}
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        counter = self._counters.get((method, route, status))
-        if counter is None:
+        children = self._children.get((method, route, status))
+        if children is None:
             label = method if method in _METHODS else "OTHER"
-            counter = REQUESTS.labels(label, route, str(status))
-            self._counters[(method, route, status)] = counter
-        counter.inc()
-        histogram = self._histograms.get(route)
-        if histogram is None:
-            histogram = self._histograms[route] = LATENCY.labels(route)
-        histogram.observe(seconds)
+            children = (REQUESTS.labels(label, route, str(status)), LATENCY.labels(label, route))
+            self._children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class PoolCollector:

@@ -56,6 +56,7 @@ async def test_metrics_is_prometheus_text_with_every_family(client):
     assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     assert FAMILIES <= set(families(response.text))
     assert value(response.text, "process_resident_memory_bytes") is not None
+    assert "_created" not in response.text  # OpenMetrics-only series, off
 
 
 async def test_requests_are_counted_by_route_template_never_the_raw_path(make_client, unique):
@@ -67,9 +68,11 @@ async def test_requests_are_counted_by_route_template_never_the_raw_path(make_cl
     text = await scrape(client)
     route = {"route": template}
     assert value(text, "http_requests_total", method="GET", status="200", **route) == 2
-    assert value(text, "http_request_duration_seconds_count", **route) == 2
-    assert value(text, "http_request_duration_seconds_bucket", le="+Inf", **route) == 2
-    assert value(text, "http_request_duration_seconds_sum", **route) > 0
+    get = {"method": "GET", **route}
+    assert value(text, "http_request_duration_seconds_count", **get) == 2
+    assert value(text, "http_request_duration_seconds_bucket", le="+Inf", **get) == 2
+    assert value(text, "http_request_duration_seconds_bucket", le="0.001", **get) is not None
+    assert value(text, "http_request_duration_seconds_sum", **get) > 0
     assert value(text, "http_requests_total", route="unmatched", status="404") >= 1
     assert "raw-id" not in text and f"nothing-here-{unique}" not in text
 
