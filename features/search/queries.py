@@ -95,6 +95,11 @@ JOIN articles a ON a.id = p.id
 ORDER BY p.rank DESC, p.id DESC
 """
 
+# For this transaction only: a common word must come from the GIN index with its LIMIT, but
+# the planner, blind to the cost of reading each toasted tsvector, prefers a filtered
+# sequential scan; and the large row estimates must not trigger JIT compilation.
+PLANNER = "SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"
+
 # \x02/\x03 mark matches; the body's own \x02/\x03 are dropped and its `<`/`>` travel as
 # \x04/\x05 (plain blanks to the parser), so the snippet is escaped in Python, never here.
 HEADLINE = (
@@ -166,6 +171,7 @@ async def search(
         "after_id": after[1] if after else None,
         "headline": HEADLINE,
     }
-    async with db.cursor(row_factory=class_row(Row)) as cur:
+    async with db.transaction(), db.cursor(row_factory=class_row(Row)) as cur:
+        await cur.execute(PLANNER)
         await cur.execute(SEARCH, params)
         return await cur.fetchall()
