@@ -18,8 +18,9 @@ from .schemas import SLUG_MAX, SLUG_PATTERN, ArticleIn, ArticleOut, ArticlePage,
 
 router = APIRouter(prefix="/articles", tags=["articles"])
 
-BIGINT_MAX = 2**63 - 1
-ArticleId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="Article id")]
+# PostgreSQL's bigint range: a larger id would reach the query as numeric (no index, or an
+# error); it is 422 here. Ids inside the range that no article has (0, -1) are simply 404.
+ArticleId = Annotated[int, Path(ge=-(2**63), le=2**63 - 1, description="Article id")]
 IfMatch = Annotated[
     str | None, Header(description="Write only if the article still has one of these ETags")
 ]
