@@ -23,6 +23,7 @@ _ATTEMPTS = 12
 
 def slugify(text: str) -> str:
     """Lower-case ASCII words joined by '-', at most SLUG_MAX characters ('' if none)."""
+    text = text[: SLUG_MAX * 8]  # enough for any slug; a huge hint costs no more than this
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return _NOT_SLUG.sub("-", ascii_text.lower()).strip("-")[:SLUG_MAX].rstrip("-")
 
@@ -42,8 +43,9 @@ def slug_candidates(slug_hint: str, source_key: str) -> Iterator[str]:
         yield _with_suffix(base, secrets.token_hex(4))
 
 
-def clean(text: str, limit: int) -> str:
-    return UNSTORABLE.sub("", text)[:limit]
+def storable(text: str) -> str:
+    """The text without what PostgreSQL or UTF-8 cannot hold (NUL, lone surrogates)."""
+    return UNSTORABLE.sub("", text)
 
 
 async def upsert_by_source_key(
@@ -57,9 +59,9 @@ async def upsert_by_source_key(
     derived from `slug_hint`; an existing one keeps its slug. Safe under concurrent calls.
     Works in autocommit or inside the caller's transaction (a savepoint guards each attempt).
     """
-    source_key = clean(source_key, len(source_key))
-    title = clean(title, len(title)).strip()[:TITLE_MAX].rstrip()
-    body = clean(body, BODY_MAX)
+    source_key = storable(source_key)
+    title = storable(title).strip()[:TITLE_MAX].rstrip()
+    body = storable(body)[:BODY_MAX]
     if not source_key:
         raise ValueError("source_key is empty")
     if not title:
