@@ -3,6 +3,8 @@ features feed, and correct totals across several uvicorn workers (multiprocess m
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 
 import httpx
@@ -138,32 +140,42 @@ async def test_metrics_is_documented_and_never_rate_limited(client):
 
 def test_several_workers_share_one_view(pg_url, tmp_path):
     """Every scrape, whichever worker answers, shows the requests all workers served and the
-    pool gauges summed over the live workers; a worker that stops takes its gauges with it."""
+    pool gauges summed over the live workers. A killed worker's gauges drop out while its
+    counts stay; a stopped server leaves no gauges behind."""
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     env = server_env(pg_url, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), DB_POOL_MAX_SIZE="3",
                      DB_POOL_MIN_SIZE="1")
+    labels = {"method": "GET", "route": "/health/live", "status": "200"}
     with live_server(tmp_path / "logs", env, workers=2) as server:
 
         def scrape_sync() -> str:
             with httpx.Client(trust_env=False) as http:
                 return http.get(server.url + "/metrics").text
 
+        def two_workers_summed() -> str | None:
+            text = scrape_sync()
+            return text if value(text, "db_pool_max_connections") == 6 else None
+
         # A fresh connection per request lets the kernel hand them to either worker.
         for _ in range(30):
             with httpx.Client(trust_env=False) as http:
                 assert http.get(server.url + "/health/live").status_code == 200
-        def both_workers_sampled() -> str | None:
-            text = scrape_sync()
-            return text if value(text, "db_pool_max_connections") == 6 else None
-
-        both = wait_until(both_workers_sampled, 15, what="both workers' pool gauges")
-        labels = {"method": "GET", "route": "/health/live", "status": "200"}
-        assert value(both, "http_requests_total", **labels) >= 30
+        text = wait_until(two_workers_summed, 15, what="both workers' pool gauges")
+        served = value(text, "http_requests_total", **labels)
+        assert served >= 30
         for _ in range(6):
-            assert value(scrape_sync(), "http_requests_total", **labels) == value(
-                both, "http_requests_total", **labels
-            )
+            assert value(scrape_sync(), "http_requests_total", **labels) == served
+
+        victim = int(next(metrics_dir.glob("gauge_livesum_*.db")).stem.rsplit("_", 1)[1])
+        os.kill(victim, signal.SIGKILL)  # uvicorn's supervisor starts a replacement
+
+        def successor_replaced_victim() -> bool:
+            summed = two_workers_summed()  # the scrape is what drops a dead worker's gauges
+            return bool(summed) and not (metrics_dir / f"gauge_livesum_{victim}.db").exists()
+
+        wait_until(successor_replaced_victim, 30, what="the killed worker's gauges replaced")
+        assert value(scrape_sync(), "http_requests_total", **labels) >= served
         assert server.stop() in GRACEFUL
     assert not list(metrics_dir.glob("gauge_live*")), "stopped workers left their pool gauges"
     assert list(metrics_dir.glob("counter_*.db"))
