@@ -31,3 +31,21 @@ async def test_ready_is_503_when_migrations_are_not_applied(make_client, pg_admi
         await client.aclose()
         await client.app.state.pool.close()
         drop_database(pg_admin_url, url)
+
+
+async def test_metrics_answers_prometheus_text(client):
+    await client.get("/health/live")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert 'http_requests_total{method="GET",route="/health/live",status="200"}' in response.text
+    assert "db_pool_connections " in response.text
+
+
+async def test_probes_and_metrics_are_never_rate_limited(make_client):
+    client = await make_client(rate_limit_default="2/minute")
+    for path in ("/health/live", "/health/ready", "/metrics"):
+        statuses = {(await client.get(path)).status_code for _ in range(5)}
+        assert statuses == {200}, (path, statuses)
+    limited = {(await client.get("/articles")).status_code for _ in range(5)}
+    assert 429 in limited, "control: the default limit is in force on other routes"
