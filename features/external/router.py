@@ -1,4 +1,73 @@
-"""HTTP routes for external."""
-from fastapi import APIRouter
+"""HTTP routes for external: import a feed now, and register feeds for scheduled refresh."""
+from typing import Annotated
 
-router = APIRouter(tags=["external"])
+from fastapi import APIRouter, Query, Response, status
+
+from core.db import Db
+from core.errors import responses
+from core.security import WriteKey
+
+from . import queries, service
+from .deps import FetcherDep, Pool
+from .errors import FeedAlreadyRegistered, FeedNotFound
+from .schemas import FeedIn, FeedOut, FeedPage, ImportIn, ImportOut
+
+router = APIRouter(prefix="/external", tags=["external"])
+
+
+@router.post("/imports", responses=responses(401, 422, 502, 503, 504))
+async def import_now(_: WriteKey, body: ImportIn, pool: Pool, fetcher: FetcherDep) -> ImportOut:
+    """Import an RSS, Atom or JSON Feed now (every item, or the first `max_items`).
+
+    422 names why a URL is refused (scheme, private address, robots.txt, not a feed, over
+    10 MB); 502 is an upstream failure after retries; 504 is EXTERNAL_FETCH_TIMEOUT passed.
+    """
+    return await service.import_feed(pool, fetcher, body.url, body.max_items, "request")
+
+
+@router.post(
+    "/feeds", status_code=status.HTTP_201_CREATED, responses=responses(401, 409, 422, 503)
+)
+async def register_feed(
+    _: WriteKey, body: FeedIn, pool: Pool, fetcher: FetcherDep, response: Response
+) -> FeedOut:
+    """Register a feed for refresh every `interval_minutes`; its first import is due now."""
+    url = service.normalize_url(body.url)
+    await fetcher.guard.check(url)
+    async with queries.connection(pool) as db:
+        feed = await queries.insert_feed(db, url, body.interval_minutes)
+    if feed is None:
+        raise FeedAlreadyRegistered
+    response.headers["Location"] = f"/external/feeds/{feed.id}"
+    return feed
+
+
+@router.get("/feeds", responses=responses(422, 503))
+async def list_feeds(
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+) -> FeedPage:
+    """Registered feeds in registration order, with their last import's time, status, counts."""
+    feeds = await queries.list_feeds(db, int(cursor or 0), limit + 1)
+    more = len(feeds) > limit
+    return FeedPage(items=feeds[:limit], next_cursor=str(feeds[limit - 1].id) if more else None)
+
+
+@router.get("/feeds/{feed_id}", responses=responses(404, 422, 503))
+async def get_feed(feed_id: int, db: Db) -> FeedOut:
+    """One registered feed."""
+    feed = await queries.get_feed(db, feed_id)
+    if feed is None:
+        raise FeedNotFound
+    return feed
+
+
+@router.delete(
+    "/feeds/{feed_id}", status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(401, 404, 422, 503),
+)
+async def delete_feed(_: WriteKey, feed_id: int, db: Db) -> None:
+    """Stop refreshing a feed (its imported articles stay)."""
+    if not await queries.delete_feed(db, feed_id):
+        raise FeedNotFound
