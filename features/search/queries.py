@@ -10,9 +10,9 @@ from .syntax import Operand
 
 # One row per operand: its tsquery as PostgreSQL reads it, and for single-lexeme words what
 # the vocabulary knows: whether the lexeme exists, close spellings (unknown words only, via
-# the trigram index) and completions (last word only: the most frequent words it begins, and
-# stems it runs past, e.g. `runnin` -> `run`). Conditions sit inside the laterals so that
-# PostgreSQL skips the vocabulary scans for operands that need none.
+# the trigram index) and for the last word completions (the most frequent words it begins)
+# and, when unknown, the stems it runs past (`runnin` is past `run`, the stem of `running`).
+# Conditions sit inside the laterals so PostgreSQL skips the scans an operand does not need.
 ANALYZE = """
 SELECT (SELECT key FROM search_cursor_key LIMIT 1) AS cursor_key,
        (CASE WHEN t.phrase THEN phraseto_tsquery('search_en', t.txt)
@@ -20,7 +20,8 @@ SELECT (SELECT key FROM search_cursor_key LIMIT 1) AS cursor_key,
        lex.lexeme,
        coalesce(spelling.words, '{}') AS similar_words,
        coalesce(spelling.ndocs, '{}') AS similar_ndocs,
-       coalesce(completions.words, '{}') AS completions
+       coalesce(completions.words, '{}') AS completions,
+       coalesce(stems.words, '{}') AS stems
 FROM unnest(%(texts)s::text[], %(phrase)s::bool[], %(fuzzy)s::bool[], %(last)s::bool[])
      WITH ORDINALITY AS t(txt, phrase, fuzzy, last, ord)
 CROSS JOIN LATERAL (
@@ -44,36 +45,42 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT array_agg(word ORDER BY ndoc DESC) AS words
     FROM (
-        (SELECT word, ndoc FROM search_vocab
-         WHERE t.last AND length(lex.lexeme) >= %(min_prefix)s
-           AND word > lex.lexeme AND word < lex.lexeme || chr(1114111)
-         ORDER BY ndoc DESC LIMIT %(completions)s)
-        UNION
-        (SELECT word, ndoc FROM search_vocab
-         WHERE t.last AND word = ANY (ARRAY(
-             SELECT left(lex.lexeme, n)
-             FROM generate_series(greatest(3, length(lex.lexeme) - 3), length(lex.lexeme) - 1)
-                  AS n)))
+        SELECT word, ndoc FROM search_vocab
+        WHERE t.last AND length(lex.lexeme) >= %(min_prefix)s
+          AND word > lex.lexeme AND word < lex.lexeme || chr(1114111)
+        ORDER BY ndoc DESC LIMIT %(completions)s
     ) AS c
 ) AS completions ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(word ORDER BY length(word) DESC) AS words
+    FROM search_vocab
+    WHERE t.last AND NOT known.yes AND word = ANY (ARRAY(
+        SELECT left(lex.lexeme, n) FROM generate_series(3, length(lex.lexeme) - 1) AS n))
+) AS stems ON true
 ORDER BY t.ord
 """
 
-# Candidates come from the GIN indexes with a LIMIT each, so a common word costs the same as a
-# rare one: up to `cap` title matches (from the small title index, so they are never crowded
-# out by body matches) and up to `cap` matches anywhere. Only those are ranked: title matches
-# first (+1), then ts_rank over title (A) and body (B) normalised by length and into [0, 1).
-# With an exclusion in the query the title index alone cannot decide, so those rows are
-# checked against the whole document too.
+# Candidates come from the GIN indexes with a LIMIT, so a common word costs about what a rare
+# one does: first up to `cap` title matches, from the small title index; then, only to fill
+# the rest of `cap`, matches anywhere. A word common enough to fill `cap` with title matches
+# never touches the big body index (whose bitmap for a word in a third of a million
+# articles alone takes longer than the whole budget), and those title matches are exactly the
+# ones that rank first. Only the candidates are ranked: title matches first (+1), then
+# ts_rank over title (A) and body (B), normalised by length and into [0, 1).
+# With an exclusion in the query the title alone cannot decide, so the whole document is
+# checked too.
 SEARCH = """
-WITH hits AS (
-    (SELECT article_id, title_tsv, tsv FROM search_documents
-     WHERE title_tsv @@ %(tsq)s::tsquery AND (NOT %(negated)s OR tsv @@ %(tsq)s::tsquery)
-     LIMIT %(cap)s)
+WITH title_hits AS MATERIALIZED (
+    SELECT article_id, title_tsv, tsv FROM search_documents
+    WHERE title_tsv @@ %(tsq)s::tsquery AND (NOT %(negated)s OR tsv @@ %(tsq)s::tsquery)
+    LIMIT %(cap)s
+),
+hits AS (
+    SELECT * FROM title_hits
     UNION ALL
     (SELECT article_id, title_tsv, tsv FROM search_documents
      WHERE tsv @@ %(tsq)s::tsquery
-     LIMIT %(cap)s)
+     LIMIT greatest(0, %(cap)s - (SELECT count(*) FROM title_hits)))
 ),
 ranked AS (
     SELECT article_id AS id,
@@ -119,6 +126,7 @@ class Analysis:
     similar_words: list[str]
     similar_ndocs: list[int]
     completions: list[str]
+    stems: list[str]
 
 
 @dataclass(frozen=True)

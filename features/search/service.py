@@ -11,6 +11,10 @@ from .schemas import SearchHit, SearchPage
 from .syntax import Operand, combine, parse, quote_lexeme
 
 MAX_CORRECTIONS = 3
+# How English words go on past their stem: `runnin` (run+n+in...) and `organiz` (organ+iz...)
+# are on their way to `running` and `organization`; `reciev` is not on its way from `rec`.
+SUFFIXES = ("ing", "ed", "er", "es", "est", "ly", "ation", "ization", "ize", "ise", "ment",
+            "ness", "ies", "ied", "able", "ible", "ful", "ity", "ive", "ous", "al", "s")
 
 
 def corrections(operand: Operand, found: queries.Analysis) -> list[str]:
@@ -28,10 +32,22 @@ def corrections(operand: Operand, found: queries.Analysis) -> list[str]:
     return [word for dist, _, word in sorted(scored) if dist <= limit][:MAX_CORRECTIONS]
 
 
+def stems_run_past(found: queries.Analysis) -> list[str]:
+    """Stems the unfinished last word has run past with what looks like an English suffix."""
+    typed = found.lexeme or ""
+    out = []
+    for stem in found.stems:
+        rest = typed[len(stem) :]
+        rest = rest[1:] if rest[:1] == stem[-1:] else rest  # doubled consonant: run-n-ing
+        if any(suffix.startswith(rest) for suffix in SUFFIXES):
+            out.append(stem)
+    return out[:1]
+
+
 def expression(operand: Operand, found: queries.Analysis) -> str:
     """The operand's tsquery text: PostgreSQL's own, or-ed with completions and corrections."""
     alternatives = [found.tsq] if found.tsq else []
-    extra = found.completions + corrections(operand, found)
+    extra = found.completions + stems_run_past(found) + corrections(operand, found)
     alternatives += [quote_lexeme(word) for word in dict.fromkeys(extra)]
     return " | ".join(alternatives)
 

@@ -35,3 +35,15 @@ def test_edit_distance_counts_a_swap_as_one():
     assert edit_distance("postgrse", "postgres") == 1
     assert edit_distance("srch", "search") == 2
     assert prefix_distance("postgrs", "postgresql") == 1
+
+
+def test_only_suffix_like_endings_run_past_a_stem():
+    from features.search.queries import Analysis
+    from features.search.service import stems_run_past
+
+    def found(lexeme: str, stems: list[str]) -> Analysis:
+        return Analysis("k", f"'{lexeme}'", lexeme, [], [], [], stems)
+
+    assert stems_run_past(found("runnin", ["run"])) == ["run"]
+    assert stems_run_past(found("organiz", ["organ"])) == ["organ"]
+    assert stems_run_past(found("reciev", ["rec"])) == []
