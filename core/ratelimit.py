@@ -14,6 +14,7 @@ import ipaddress
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
@@ -33,6 +34,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 LIMIT_ATTR = "__rate_limit__"
 EXEMPT = object()
 RETRY_STORAGE_EVERY = 1.0  # seconds between probes of a storage found unreachable
+# A lone timeout is a busy event loop more often than a dead Redis: that request passes, but the
+# limiter only stands down (and warns) after this many failures in a row.
+FAILURES_BEFORE_OUTAGE = 3
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 RejectHook = Callable[[str], None]
@@ -110,13 +114,11 @@ def client_key(scope: Scope, proxies: Sequence[Network]) -> str:
 # Storage and decisions
 
 
+@dataclass(frozen=True, slots=True)
 class Verdict:
-    __slots__ = ("allowed", "remaining", "reset")
-
-    def __init__(self, allowed: bool, remaining: int, reset: float) -> None:
-        self.allowed = allowed
-        self.remaining = remaining
-        self.reset = reset
+    allowed: bool
+    remaining: int
+    reset: float  # Unix time when the window next frees a request
 
 
 def _storage_options(url: str, timeout: float) -> tuple[str, dict[str, Any]]:
@@ -139,6 +141,7 @@ class RateLimiter:
         self.timeout = settings.rate_limit_storage_timeout
         self.proxies = tuple(settings.trusted_proxies)
         self.on_reject = on_reject
+        self._failures = 0
         self._down_since: float | None = None
         self._retry_at = 0.0
         # Per instance, not per module: structlog pins a logger to the configuration it first
@@ -160,13 +163,15 @@ class RateLimiter:
         except (StorageError, TimeoutError, OSError) as exc:
             self._failed(exc)
             return None
+        self._failures = 0
         if self._down_since is not None:
-            self._recovered()
+            self._recovered(self._down_since)
         remaining = stats.remaining - 1 if allowed else 0
         return Verdict(allowed, max(remaining, 0), stats.reset_time)
 
     def _failed(self, exc: BaseException) -> None:
-        if self._down_since is None:
+        self._failures += 1
+        if self._down_since is None and self._failures >= FAILURES_BEFORE_OUTAGE:
             self._down_since = time.monotonic()
             self._retry_at = self._down_since + RETRY_STORAGE_EVERY
             cause = exc.__cause__ if isinstance(exc, StorageError) else exc
@@ -176,11 +181,9 @@ class RateLimiter:
                 effect="requests are not limited until storage answers",
             )
 
-    def _recovered(self) -> None:
-        assert self._down_since is not None
-        down_s = round(time.monotonic() - self._down_since, 1)
+    def _recovered(self, since: float) -> None:
         self._down_since = None
-        self.log.info("rate_limit_storage_recovered", down_s=down_s)
+        self.log.info("rate_limit_storage_recovered", down_s=round(time.monotonic() - since, 1))
 
     def rejected(self, route: str) -> None:
         if self.on_reject is not None:

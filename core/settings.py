@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     rate_limit_default: str = "600/minute"
     search_rate_limit: str = "10/minute"
     rate_limit_enabled: bool = True
-    rate_limit_storage_timeout: float = Field(0.2, gt=0, le=5)
+    rate_limit_storage_timeout: float = Field(0.5, gt=0, le=5)
     trusted_proxies: Annotated[list[Network], NoDecode] = []
 
     max_body_bytes: int = Field(1_048_576, ge=1)
