@@ -57,7 +57,7 @@ def _next_link(request: Request, limit: int, next_cursor: str) -> str:
 @router.post(
     "", status_code=201, response_model=ArticleOut,
     responses={201: {"headers": {**_ETAG_HEADER, "Location": {"schema": {"type": "string"}}}},
-               **responses(401, 409, 413, 422)},
+               **responses(401, 409, 413, 422, 503)},
 )
 async def create_article(_: WriteKey, article: ArticleIn, db: Db) -> Response:
     """Create an article; its URL is in Location."""
@@ -67,7 +67,7 @@ async def create_article(_: WriteKey, article: ArticleIn, db: Db) -> Response:
 
 @router.get(
     "", response_model=ArticlePage,
-    responses={200: {"headers": _LINK_HEADER}, **responses(422)},
+    responses={200: {"headers": _LINK_HEADER}, **responses(422, 503)},
 )
 async def list_articles(
     request: Request,
@@ -91,7 +91,7 @@ async def list_articles(
 
 @router.get(
     "/by-slug/{slug}", response_model=ArticleOut,
-    responses={200: {"headers": _ETAG_HEADER}, **responses(304, 404)},
+    responses={200: {"headers": _ETAG_HEADER}, **responses(304, 404, 503)},
 )
 async def get_article_by_slug(slug: str, db: Db, if_none_match: IfNoneMatch = None) -> Response:
     """Return one article by slug; 304 when If-None-Match still matches."""
@@ -105,7 +105,7 @@ async def get_article_by_slug(slug: str, db: Db, if_none_match: IfNoneMatch = No
 
 @router.get(
     "/{article_id}", response_model=ArticleOut,
-    responses={200: {"headers": _ETAG_HEADER}, **responses(304, 404, 422)},
+    responses={200: {"headers": _ETAG_HEADER}, **responses(304, 404, 422, 503)},
 )
 async def get_article(article_id: ArticleId, db: Db, if_none_match: IfNoneMatch = None) -> Response:
     """Return one article by id; 304 when If-None-Match still matches."""
@@ -117,7 +117,7 @@ async def get_article(article_id: ArticleId, db: Db, if_none_match: IfNoneMatch 
 
 @router.patch(
     "/{article_id}", response_model=ArticleOut,
-    responses={200: {"headers": _ETAG_HEADER}, **responses(401, 404, 409, 412, 413, 422)},
+    responses={200: {"headers": _ETAG_HEADER}, **responses(401, 404, 409, 412, 413, 422, 503)},
 )
 async def update_article(
     _: WriteKey, article_id: ArticleId, patch: ArticlePatch, db: Db, if_match: IfMatch = None
@@ -129,7 +129,7 @@ async def update_article(
 
 @router.delete(
     "/{article_id}", status_code=204, response_class=Response,
-    responses=responses(401, 404, 412, 422),
+    responses=responses(401, 404, 412, 422, 503),
 )
 async def delete_article(
     _: WriteKey, article_id: ArticleId, db: Db, if_match: IfMatch = None

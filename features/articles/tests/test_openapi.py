@@ -15,7 +15,8 @@ async def test_every_status_code_is_declared(client):
     spec = (await client.get("/openapi.json")).json()
     for (path, method), codes in EXPECTED.items():
         declared = set(spec["paths"][path][method]["responses"])
-        assert codes <= declared, (path, method, codes - declared)
+        # 503: every route borrows a pooled connection (PostgreSQL down or pool exhausted).
+        assert codes | {"503"} <= declared, (path, method, codes - declared)
 
 
 async def test_article_schema_and_headers_are_documented(client):
