@@ -7,9 +7,11 @@ embedded redis-server. Tests make their own data with unique values (`unique` fi
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,13 +28,19 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
+def server_dir() -> Path:
+    # Not under pytest's tmp_path: pytest deletes all but the newest three basetemp folders,
+    # and a concurrent session doing so would pull the data folder from under a live server.
+    return Path(tempfile.mkdtemp(prefix="articles-test-pg-")) / "data"
+
+
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
         yield external
         return
-    server = Postgres(tmp_path_factory.mktemp("pg") / "data")
+    server = Postgres(server_dir())
     yield server.url
     server.close()
 
@@ -105,9 +113,9 @@ async def client(make_client: ClientFactory) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-def own_postgres(tmp_path: Any) -> Iterator[Postgres]:
+def own_postgres() -> Iterator[Postgres]:
     """A PostgreSQL of this test's own, which the test may stop and start."""
-    server = Postgres(tmp_path / "pg")
+    server = Postgres(server_dir())
     yield server
     server.close()
 

@@ -1,6 +1,7 @@
 """Real servers for tests: embedded PostgreSQL and Redis that a test may stop and start."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import subprocess
@@ -49,6 +50,8 @@ class Postgres:
 
     def close(self) -> None:
         self.server.cleanup()
+        with contextlib.suppress(OSError):
+            self.server.pgdata.parent.rmdir()  # the mkdtemp folder around it, when empty
 
 
 def create_database(admin_url: str) -> str:
