@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,6 +43,9 @@ from psycopg_pool import AsyncConnectionPool
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+if MULTIPROC_DIR and not os.path.isdir(MULTIPROC_DIR):
+    # The metrics below would fail to create their files with a long traceback.
+    sys.exit(f"configuration error: PROMETHEUS_MULTIPROC_DIR: {MULTIPROC_DIR} is not a directory")
 
 # The *_created series only matter to OpenMetrics scrapes; here they would double every family.
 disable_created_metrics()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import httpx
@@ -13,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from core.metrics import record_import, record_rate_limited
 from core.ratelimit import EXEMPT, LIMIT_ATTR
 from features.health.router import metrics
-from tests.live import GRACEFUL, live_server, server_env
+from tests.live import GRACEFUL, ROOT, live_server, server_env
 from tests.servers import wait_until
 
 FAMILIES = {
@@ -188,3 +190,16 @@ async def test_plain_starlette_routes_get_their_template_too(client):
     assert value(text, "http_requests_total", route="/openapi.json", status="200") >= 1
     assert value(text, "http_requests_total", route="/docs/assets/{path}", status="200") >= 1
     assert "swagger-ui.css" not in text
+
+
+def test_a_missing_multiprocess_directory_fails_with_one_clear_line(tmp_path):
+    missing = tmp_path / "absent"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(missing)}
+    result = subprocess.run(
+        [sys.executable, "-c", "import core.metrics"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"configuration error: PROMETHEUS_MULTIPROC_DIR: {missing} is not a directory"
+    )
