@@ -1,8 +1,6 @@
 """Any q: 422 when missing, blank, too long or with NUL; otherwise 200, never 500."""
 from __future__ import annotations
 
-import pytest
-
 NASTY = [
     "'", '"', '""', "\\", "\\\\'", "a:*", ":*", "&|!()", "!(a & b) | c:*", "a <-> b", "a <2> b",
     "-", "--", "- -", "or", "or or", "a or", "or a", '"unterminated', '-"', "🙂", "🙂🙂 a",
@@ -11,18 +9,20 @@ NASTY = [
 ]
 
 
-@pytest.mark.parametrize("q", NASTY)
-async def test_any_query_text_is_answered(api, q):
-    response = await api.get("/search", params={"q": q})
-    assert response.status_code == 200, response.text
-    assert isinstance(response.json()["items"], list)
+async def test_any_query_text_is_answered(api, add, word):
+    await add(f"{word} with 'quotes' and \\ slashes", f"{word} body: a & b | c! (d) <-> e:*")
+    mixed = [f"{word} {nasty}" for nasty in NASTY] + [f"{nasty} {word}" for nasty in NASTY]
+    for q in NASTY + mixed:
+        response = await api.get("/search", params={"q": q[:200]})
+        assert response.status_code == 200, (q, response.text)
+        assert isinstance(response.json()["items"], list)
 
 
-@pytest.mark.parametrize("q", ["", "   ", "a" * 201, "a\x00b", "\x00"])
-async def test_bad_q_is_422(api, q):
-    response = await api.get("/search", params={"q": q})
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "q"]
+async def test_bad_q_is_422(api):
+    for q in ["", "   ", "a" * 201, "a\x00b", "\x00"]:
+        response = await api.get("/search", params={"q": q})
+        assert response.status_code == 422, q
+        assert response.json()["detail"][0]["loc"] == ["query", "q"]
 
 
 async def test_missing_q_is_422(api):
