@@ -3,9 +3,10 @@
 A route declares its own limit with `@rate_limit(lambda s: s.search_rate_limit)` placed under
 its router decorator; every other route gets RATE_LIMIT_DEFAULT; `@no_rate_limit` exempts a
 route (health, metrics). `install_rate_limits` runs once at start-up: it parses each route's
-limit and wraps that route's ASGI app, so the check runs after routing but before any body is
+limit and wraps that route's `handle`, so the check runs after routing but before any body is
 read or any dependency (a database connection) is resolved, with no per-request string parsing.
-Counters live in `limits` storage (moving window): memory:// per process, redis:// shared.
+Each route has its own budget per client. Counters live in `limits` storage (moving window):
+memory:// per process, redis:// shared by every instance.
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def rate_limit(choose: Callable[[Settings], str]) -> Callable[[F], F]:
 
 
 def no_rate_limit(endpoint: F) -> F:
+    """Exempt this route from every limit."""
     setattr(endpoint, LIMIT_ATTR, EXEMPT)
     return endpoint
 
@@ -197,13 +199,15 @@ class LimitedRoute:
     every inclusion of it, while it builds a separate ASGI app per inclusion.
     """
 
-    def __init__(self, handle: ASGIApp, limiter: RateLimiter, item: RateLimitItem, route: Route):
+    def __init__(
+        self, handle: ASGIApp, limiter: RateLimiter, item: RateLimitItem, route: Route, path: str
+    ) -> None:
         self.handle = handle
         self.limiter = limiter
         self.item = item
         self.methods = route.methods
-        self.path = route.path
-        self.key = f"{','.join(sorted(route.methods or ()))} {route.path}"
+        self.path = path  # the template ("/articles/{article_id}"): same key on every instance
+        self.key = f"{','.join(sorted(route.methods or ()))} {path}"
         self.limit = str(item.amount)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -312,8 +316,8 @@ def install_rate_limits(
         item = _limit_for(route, settings)
         if item is None:
             continue
-        route.handle = LimitedRoute(route.handle, limiter, item, route)  # type: ignore[method-assign]
+        path = context.path_format or route.path_format
+        route.handle = LimitedRoute(route.handle, limiter, item, route, path)  # type: ignore[method-assign]
         if isinstance(route, APIRoute):
-            path = context.path_format or route.path_format
             operations |= {(path, method.lower()) for method in context.methods or ()}
     _document(app, operations)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from structlog.testing import capture_logs
 
 from core.db import Db
-from core.ratelimit import RETRY_STORAGE_EVERY, client_key, rate_limit
+from core.ratelimit import RETRY_STORAGE_EVERY, client_key, install_rate_limits, rate_limit
 
 ORIGIN = "https://app.example.org"
 
@@ -288,6 +288,16 @@ async def test_openapi_lists_429_on_limited_routes_only(limited, prefix):
     assert "X-RateLimit-Remaining" in hit["200"]["headers"]
     assert "schema" in hit["200"]["content"]["application/json"]
     assert "429" not in paths["/health/live"]["get"]["responses"]
+
+
+async def test_each_429_reaches_the_reject_hook_with_the_route_template(limited, prefix):
+    client = await limited(rate_limit_default="2/minute")
+    rejected: list[str] = []
+    # Installing again (as a second start-up would) re-wraps rather than stacking limiters.
+    install_rate_limits(client.app, client.app.state.settings, on_reject=rejected.append)
+    await spend(client, f"{prefix}/plain", 2)
+    assert (await client.get(f"{prefix}/plain")).status_code == 429
+    assert rejected == [f"{prefix}/plain"]
 
 
 async def test_limiter_can_be_turned_off(limited, prefix):
