@@ -71,7 +71,7 @@ ORDER BY t.ord
 # With an exclusion in the query the title alone cannot decide, so the whole document is
 # checked too. A phrase is one more bound: the index knows which articles hold its words but
 # not where, so each one must be read to check the order; only the first `scan` articles that
-# hold the words (`loose`: phrases as plain AND, exclusions left out) are checked. Without
+# hold the words (`loose`: phrases as plain AND) are checked. Without
 # it, a phrase of two common words reads every article holding both (seconds at 1M).
 SEARCH = """
 WITH title_hits AS MATERIALIZED (
@@ -146,8 +146,8 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Query:
-    """tsquery texts: to match; its positive part (to rank and highlight); a superset without
-    phrase order or exclusions (what the body index is asked)."""
+    """tsquery texts: to match; its positive part (to rank and highlight); a superset with the
+    wanted phrases as plain AND (what the body index is asked)."""
 
     tsq: str
     wanted: str

@@ -67,8 +67,9 @@ def build_query(operands: list[Operand], found: list[queries.Analysis]) -> queri
     if not tsq:
         return None
     wanted = combine([(op, expr) for op, expr in parts if not op.negated])
+    # Phrases loosened to AND, exclusions kept as they are: still a superset of tsq.
     loose = combine(
-        [(op, expr) for op, f in pairs if not op.negated and (expr := expression(op, f, f.loose))]
+        [(op, e) for op, f in pairs if (e := expression(op, f, f.tsq if op.negated else f.loose))]
     )
     return queries.Query(tsq, wanted, loose)
 

@@ -83,3 +83,16 @@ async def test_stopwords_and_pure_exclusions_find_nothing(api, add, word):
     await add("Common", f"{word} the and of")
     assert await ids(api, "the of and") == []
     assert await ids(api, f"-{word}") == []
+
+
+async def test_phrase_checked_among_articles_holding_its_words(api, add, word, monkeypatch):
+    from features.search import queries
+
+    monkeypatch.setattr(queries, "PHRASE_SCAN", 2)
+    one = await add("One", f"{word} brown quick")
+    two = await add("Two", f"{word} quick and brown")
+    found = await add("Three", f"{word} quick brown")
+    assert await ids(api, f'"{word} quick brown"') == []  # only One and Two were checked
+    monkeypatch.setattr(queries, "PHRASE_SCAN", 100)
+    assert await ids(api, f'"{word} quick brown"') == [found]
+    assert sorted(await ids(api, f'{word} -"quick brown"')) == sorted([one, two])
