@@ -24,7 +24,7 @@ run: $(STAMP)
 	@echo "development API key (Authorization: Bearer ...): $$(cat .data/dev-api-key)"
 	API_KEYS="$${API_KEYS:-$$(cat .data/dev-api-key)}" LOG_FORMAT="$${LOG_FORMAT:-console}" \
 	  $(VENV)/bin/uvicorn app:app --host 127.0.0.1 --port 8000 \
-	  --reload --reload-dir core --reload-dir features
+	  --no-proxy-headers --reload --reload-dir core --reload-dir features
 
 ## make test: the whole suite (embedded PostgreSQL + Redis unless TEST_DATABASE_URL / REDIS_URL)
 test: $(STAMP)

@@ -14,7 +14,7 @@ from .docs import install_docs
 from .embedded import database_url
 from .errors import install_error_handlers
 from .logging import configure_logging
-from .metrics import export_metrics
+from .metrics import export_metrics, record_rate_limited
 from .middleware import BodyLimitMiddleware, LastResortMiddleware, RequestContextMiddleware
 from .migrations import apply_migrations, migration_ids
 from .ratelimit import install_rate_limits
@@ -42,7 +42,7 @@ def _lifespan(settings: Settings, feature_lifespans: Sequence[FeatureLifespan]) 
         app.state.key_digests = key_digests(settings.api_keys)
         if not settings.api_keys:
             log.warning("no_api_keys", effect="every write is refused with 401")
-        install_rate_limits(app, settings)
+        install_rate_limits(app, settings, on_reject=record_rate_limited)
         async with (
             make_pool(url, settings) as pool,
             export_metrics(app, pool),

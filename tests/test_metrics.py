@@ -203,3 +203,12 @@ def test_a_missing_multiprocess_directory_fails_with_one_clear_line(tmp_path):
     assert result.stderr.strip() == (
         f"configuration error: PROMETHEUS_MULTIPROC_DIR: {missing} is not a directory"
     )
+
+
+async def test_a_real_429_is_counted_by_route(make_client):
+    client = await make_client(peer="198.51.100.77", search_rate_limit="1/minute")
+    before = value(await scrape(client), "rate_limit_rejections_total", route="/search") or 0
+    assert (await client.get("/search", params={"q": "anything"})).status_code == 200
+    assert (await client.get("/search", params={"q": "anything"})).status_code == 429
+    after = value(await scrape(client), "rate_limit_rejections_total", route="/search")
+    assert after == before + 1
