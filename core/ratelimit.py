@@ -22,6 +22,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
@@ -123,6 +124,30 @@ class Verdict:
     reset: float  # Unix time when the window next frees a request
 
 
+class SweepingMemoryStorage(MemoryStorage):
+    """limits' in-process storage, sweeping expired entries at most once a second.
+
+    Upstream schedules a sweep after nearly every hit, and each sweep hops to a worker thread
+    (`asyncio.to_thread`): a thread round trip per request. The moving-window count ignores
+    expired entries by itself, so the sweep only frees memory and once a second is plenty.
+    """
+
+    _next_sweep = 0.0
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:  # overrides upstream's private hook
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + 1.0
+            await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
+
+
+def _make_storage(url: str, timeout: float) -> Any:
+    if url.startswith("memory://"):
+        return SweepingMemoryStorage(wrap_exceptions=True)
+    uri, options = _storage_options(url, timeout)
+    return storage_from_string(uri, **options)
+
+
 def _storage_options(url: str, timeout: float) -> tuple[str, dict[str, Any]]:
     options: dict[str, Any] = {"wrap_exceptions": True}
     if not url.startswith("memory://"):
@@ -135,10 +160,9 @@ class RateLimiter:
     """One storage and strategy per app; fails open, with one warning, while storage is down."""
 
     def __init__(self, settings: Settings, on_reject: RejectHook | None = None) -> None:
-        uri, options = _storage_options(
+        self.storage = _make_storage(
             settings.rate_limit_storage_url, settings.rate_limit_storage_timeout
         )
-        self.storage = storage_from_string(uri, **options)
         self.strategy = MovingWindowRateLimiter(self.storage)
         self.timeout = settings.rate_limit_storage_timeout
         self.proxies = tuple(settings.trusted_proxies)
