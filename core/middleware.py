@@ -1,13 +1,12 @@
 """Pure ASGI middleware: request context, access log and metrics, last-resort 500, body limit."""
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 import structlog
 from fastapi import HTTPException
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
@@ -57,7 +56,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _client_request_id(scope) or uuid.uuid4().hex
+        request_id = _client_request_id(scope) or os.urandom(16).hex()
+        id_header = (b"x-request-id", request_id.encode())
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -68,8 +68,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                MutableHeaders(scope=message).append("x-request-id", request_id)
+                message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
         try:
