@@ -147,7 +147,7 @@ def load(url: str, articles: int) -> None:
 
 
 SIZES = """
-    SELECT c.relname, c.relkind, pg_total_relation_size(c.oid), pg_relation_size(c.oid)
+    SELECT c.relname, c.relkind, pg_table_size(c.oid), pg_relation_size(c.oid)
     FROM pg_class c
     WHERE c.relname IN ('articles', 'search_documents', 'search_vocab')
        OR c.oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
@@ -161,13 +161,15 @@ def report_sizes(conn: psycopg.Connection) -> None:
         "SELECT current_setting('server_version'), current_setting('shared_buffers')"
     ).fetchone() or ("?", "?")
     print(f"\nPostgreSQL {version}, shared_buffers {buffers}")
-    print("\nsizes (table: heap+toast+indexes; index: itself)")
+    print("\nsizes (table: heap and TOAST, without its indexes)")
     for name, kind, total, own in conn.execute(SIZES).fetchall():
         size = total if kind == "r" else own
         print(f"  {name:32} {'table' if kind == 'r' else 'index':5} {size / 2**20:10.1f} MB")
 
 
-def mix(conn: psycopg.Connection, per_kind: int, seed: int) -> list[tuple[str, str]]:
+def mix(
+    conn: psycopg.Connection, per_kind: int, seed: int, verbose: bool = False
+) -> list[tuple[str, str]]:
     """A fixed query mix drawn from the loaded data; the vocabulary gives document counts."""
     rng = random.Random(seed)
     total = conn.execute("SELECT count(*) FROM search_documents").fetchone()[0]  # type: ignore[index]
@@ -206,7 +208,8 @@ def mix(conn: psycopg.Connection, per_kind: int, seed: int) -> list[tuple[str, s
             ("misspelling", typo[:j] + typo[j + 1] + typo[j] + typo[j + 2 :]),
             ("no match", "".join(rng.choices(string.ascii_lowercase, k=9)) + "q"),
         ]
-    print(f"\nmix: {len(common)} common words (>= 10 % of {total:,}), e.g. {common[:5]}")
+    if verbose:
+        print(f"\nmix: {len(common)} common words (>= 10 % of {total:,}), e.g. {common[:5]}")
     rng.shuffle(queries)
     return queries
 
@@ -289,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         load(url, args.articles)
     with psycopg.connect(url, autocommit=True) as conn:
         report_sizes(conn)
-        warmup, measured = mix(conn, 30, seed=1), mix(conn, args.queries, seed=2)
+        warmup, measured = mix(conn, 30, seed=1), mix(conn, args.queries, seed=2, verbose=True)
     process, base = serve(url)
     try:
         run(base, warmup)
