@@ -142,16 +142,18 @@ def load(url: str, articles: int) -> None:
             conn.execute(definition)
             print(f"index build {name}: {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
-        conn.execute("VACUUM (ANALYZE) articles, search_documents, search_vocab")
+        conn.execute(
+            "VACUUM (ANALYZE) articles, search_documents, search_vocab, search_vocab_delta"
+        )
         print(f"vacuum analyze: {time.perf_counter() - started:.1f} s")
 
 
 SIZES = """
     SELECT c.relname, c.relkind, pg_table_size(c.oid), pg_relation_size(c.oid)
     FROM pg_class c
-    WHERE c.relname IN ('articles', 'search_documents', 'search_vocab')
+    WHERE c.relname = ANY (%(tables)s)
        OR c.oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
-                    WHERE t.relname IN ('articles', 'search_documents', 'search_vocab'))
+                    WHERE t.relname = ANY (%(tables)s))
     ORDER BY c.relkind DESC, c.relname
 """
 
@@ -162,7 +164,8 @@ def report_sizes(conn: psycopg.Connection) -> None:
     ).fetchone() or ("?", "?")
     print(f"\nPostgreSQL {version}, shared_buffers {buffers}")
     print("\nsizes (table: heap and TOAST, without its indexes)")
-    for name, kind, total, own in conn.execute(SIZES).fetchall():
+    tables = ["articles", "search_documents", "search_vocab", "search_vocab_delta"]
+    for name, kind, total, own in conn.execute(SIZES, {"tables": tables}).fetchall():
         size = total if kind == "r" else own
         print(f"  {name:32} {'table' if kind == 'r' else 'index':5} {size / 2**20:10.1f} MB")
 
@@ -180,7 +183,7 @@ def mix(
             "FROM unnest(%s::text[]) w", (words,)
         ).fetchall()
     )
-    ndoc: dict[str, int] = dict(conn.execute("SELECT word, ndoc FROM search_vocab").fetchall())
+    ndoc: dict[str, int] = dict(conn.execute("SELECT word, ndoc FROM search_words").fetchall())
     count = {w: ndoc.get(lexeme[w] or "", 0) for w in words}
     common = [w for w in words if count[w] >= total // 10]
     middle = [w for w in words if total // 1000 <= count[w] < total // 20]

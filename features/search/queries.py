@@ -30,14 +30,14 @@ CROSS JOIN LATERAL (
     FROM tsvector_to_array(to_tsvector('search_en', translate(t.txt, '<>', '  '))) AS a
 ) AS lex
 CROSS JOIN LATERAL (
-    SELECT EXISTS (SELECT 1 FROM search_vocab v WHERE v.word = lex.lexeme) AS yes
+    SELECT EXISTS (SELECT 1 FROM search_words v WHERE v.word = lex.lexeme) AS yes
 ) AS known
 LEFT JOIN LATERAL (
     SELECT array_agg(word ORDER BY rn) AS words, array_agg(ndoc ORDER BY rn) AS ndocs
     FROM (
         SELECT word, ndoc, row_number() OVER (ORDER BY similarity(word, lex.lexeme) DESC,
                                                        ndoc DESC) AS rn
-        FROM search_vocab
+        FROM search_words
         WHERE t.fuzzy AND NOT known.yes AND length(lex.lexeme) >= 4
           AND word %% lex.lexeme
         ORDER BY rn LIMIT 30
@@ -46,7 +46,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT array_agg(word ORDER BY ndoc DESC) AS words
     FROM (
-        SELECT word, ndoc FROM search_vocab
+        SELECT word, ndoc FROM search_words
         WHERE t.last AND length(lex.lexeme) >= %(min_prefix)s
           AND word > lex.lexeme AND word < lex.lexeme || chr(1114111)
         ORDER BY ndoc DESC LIMIT %(completions)s
@@ -54,7 +54,7 @@ LEFT JOIN LATERAL (
 ) AS completions ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(word ORDER BY length(word) DESC) AS words
-    FROM search_vocab
+    FROM search_words
     WHERE t.last AND NOT known.yes AND word = ANY (ARRAY(
         SELECT left(lex.lexeme, n) FROM generate_series(3, length(lex.lexeme) - 1) AS n))
 ) AS stems ON true
