@@ -9,6 +9,8 @@ import random
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
+from core.errors import DatabaseUnavailable
+
 from . import queries
 from .errors import ImportRefused, UpstreamFailed, UpstreamTimeout
 from .fetch import Fetcher
@@ -85,7 +87,7 @@ class Scheduler:
         """Import one feed and record the outcome; a failure backs this feed off only."""
         try:
             result = await import_feed(self._pool, self._fetcher, feed.url, None, "schedule")
-        except (ImportRefused, UpstreamFailed, UpstreamTimeout) as exc:
+        except (ImportRefused, UpstreamFailed, UpstreamTimeout, DatabaseUnavailable) as exc:
             error = str(exc)
         except Exception as exc:  # one feed's bug must not stop the others
             log.exception("feed_refresh_crashed", feed_id=feed.id)

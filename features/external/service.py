@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Literal
@@ -15,8 +17,10 @@ from typing import Literal
 import httpx
 import structlog
 from psycopg import AsyncConnection
+from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg_pool import AsyncConnectionPool
 
+from core.errors import DatabaseUnavailable
 from core.metrics import record_import
 from features.articles import upsert_by_source_key
 
@@ -31,7 +35,8 @@ log = structlog.get_logger(__name__)
 Trigger = Literal["request", "schedule"]
 # Every way an import ends, as logged in `import_finished` (outcome=...): for metrics.
 OUTCOMES = ("imported", "not_modified", "refused", "upstream_error", "timeout")
-CHUNK = 200  # upserts per transaction: one commit per chunk, not per item
+CHUNK = 100  # upserts per transaction: one commit per chunk (a commit per item is 5x slower)
+CHUNK_ATTEMPTS = 5
 MAX_ERRORS = 20
 
 
@@ -88,25 +93,60 @@ async def _run(
 
 async def store(db: AsyncConnection, feed_url: str, items: list[Item]) -> ImportOut:
     """Upsert every importable item; the rest are counted as skipped, with the reason."""
-    result = ImportOut(url=feed_url, status="imported", fetched=len(items))
     problems: list[str] = []
     seen: set[str] = set()
-    for chunk in _chunks(items, CHUNK):
-        async with db.transaction():
-            for item in chunk:
-                problem = item.problem or _duplicate(item, seen)
-                if problem is None:
-                    problem = await _upsert(db, feed_url, item, result)
-                if problem is not None:
-                    result.skipped += 1
-                    problems.append(problem)
-    result.errors = problems[:MAX_ERRORS]
+    importable = []
+    for item in items:
+        problem = item.problem or _duplicate(item, seen)
+        if problem is None:
+            importable.append(item)
+        else:
+            problems.append(problem)
+    counts: Counter[str] = Counter()
+    for chunk in _chunks(importable, CHUNK):
+        chunk_counts, chunk_problems = await _store_chunk(db, feed_url, chunk)
+        counts.update(chunk_counts)
+        problems.extend(chunk_problems)
+    errors = problems[:MAX_ERRORS]
     if len(problems) > MAX_ERRORS:
-        result.errors.append(f"… and {len(problems) - MAX_ERRORS} more")
-    return result
+        errors.append(f"… and {len(problems) - MAX_ERRORS} more")
+    return ImportOut(
+        url=feed_url, status="imported", fetched=len(items), created=counts["created"],
+        updated=counts["updated"], unchanged=counts["unchanged"], skipped=len(problems),
+        errors=errors,
+    )
 
 
-async def _upsert(db: AsyncConnection, feed_url: str, item: Item, result: ImportOut) -> str | None:
+async def _store_chunk(
+    db: AsyncConnection, feed_url: str, chunk: list[Item]
+) -> tuple[Counter[str], list[str]]:
+    """One transaction (one commit) for a chunk of items, pipelined (one round trip each).
+
+    Concurrent writers can deadlock across a chunk's statements (search's triggers lock shared
+    vocabulary rows); PostgreSQL then aborts one transaction, and that chunk simply runs again:
+    every upsert in it is idempotent.
+    """
+    for attempt in range(1, CHUNK_ATTEMPTS + 1):
+        counts: Counter[str] = Counter()
+        problems: list[str] = []
+        try:
+            async with db.pipeline(), db.transaction():
+                for item in chunk:
+                    outcome = await _upsert(db, feed_url, item)
+                    if outcome.startswith("item "):
+                        problems.append(outcome)
+                    else:
+                        counts[outcome] += 1
+        except (DeadlockDetected, SerializationFailure):
+            log.info("import_chunk_retried", attempt=attempt)
+            await asyncio.sleep(random.uniform(0.01, 0.1) * attempt)
+            continue
+        return counts, problems
+    raise DatabaseUnavailable(1)
+
+
+async def _upsert(db: AsyncConnection, feed_url: str, item: Item) -> str:
+    """"created", "updated", "unchanged", or why the item was not stored."""
     assert item.key is not None
     try:
         _, outcome = await upsert_by_source_key(
@@ -115,8 +155,7 @@ async def _upsert(db: AsyncConnection, feed_url: str, item: Item, result: Import
         )
     except ValueError as exc:
         return f"item {item.key}: {exc}"
-    setattr(result, outcome, getattr(result, outcome) + 1)
-    return None
+    return outcome
 
 
 def _duplicate(item: Item, seen: set[str]) -> str | None:

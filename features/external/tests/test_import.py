@@ -1,12 +1,15 @@
 """POST /external/imports end to end: the app fetches from a real loopback server."""
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
 import pytest
 
 from conftest import AUTH
+from features.external.parse import Item
+from features.external.service import store
 
 from .conftest import RSS_TYPE, article, atom, json_feed, rss
 from .feedserver import FeedServer, Reply
@@ -305,3 +308,26 @@ async def test_the_user_agent_names_the_service(importer, feeds, unique):
     url = feeds.route("/rss.xml", Reply(body=rss(three_items(unique)), headers=RSS_TYPE))
     await post_import(importer, url)
     assert feeds.requests_to("/rss.xml")[0].headers["user-agent"].startswith("articles-service/")
+
+
+async def test_concurrent_imports_sharing_words_both_succeed(importer, unique):
+    # Item n of one feed and item n of the other hold the shared words in opposite order, so
+    # their chunk transactions wait on each other's vocabulary rows (search's triggers):
+    # PostgreSQL breaks the deadlock by aborting one, and that chunk must run again. Three
+    # rounds, since which transaction gets ahead is up to the scheduler.
+    def items(first: str, second: str, tag: str) -> list[Item]:
+        words = (first, second)
+        return [Item(f"{unique}-{tag}-{n}", f"{words[n % 2]} {tag}{n}", words[n % 2])
+                for n in range(40)]
+
+    pool = importer.app.state.pool
+    async with pool.connection() as one, pool.connection() as two:  # both ready before either
+        for db, name in ((one, "w1"), (two, "w2")):  # first statements are slow: not in the race
+            await store(db, f"http://127.0.0.1/{unique}/{name}", [Item(name, name, "warm")])
+        for round_ in range(3):
+            a, b = f"zebra{unique}{round_}", f"aardvark{unique}{round_}"
+            results = await asyncio.gather(
+                store(one, f"http://127.0.0.1/{unique}/one", items(a, b, f"o{round_}")),
+                store(two, f"http://127.0.0.1/{unique}/two", items(b, a, f"t{round_}")),
+            )
+            assert [r.created for r in results] == [40, 40]
