@@ -102,6 +102,11 @@ async def _app_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI answers 422 json_invalid for malformed JSON but 400 (declared nowhere) when the
+        # bytes are not even UTF-8; both are the same client mistake, so both are 422.
+        invalid = [{"loc": ["body"], "msg": "Body is not valid UTF-8 JSON", "type": "json_invalid"}]
+        return error_response(request.scope, 422, invalid)
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
