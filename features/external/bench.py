@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 import httpx
@@ -106,7 +107,7 @@ def main(items: int) -> None:
         if admin is None:
             postgres = get_server(Path(folder) / "pg", cleanup_mode="delete")
             admin = str(postgres.get_uri("postgres"))
-        database_url = admin.rsplit("/", 1)[0] + "/external_bench"
+        database_url = urlunsplit(urlsplit(admin)._replace(path="/external_bench"))
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS external_bench")
             conn.execute("CREATE DATABASE external_bench")
@@ -116,7 +117,11 @@ def main(items: int) -> None:
                 time.sleep(0.05)
             apply_migrations(database_url)
             url = f"http://127.0.0.1:{port}/feed.xml"
-            for label in ("first import", "second import (unchanged)"):
+            runs = ("first import", "again: 304 not modified", "again, validators forgotten")
+            for label in runs:
+                if label.endswith("forgotten"):
+                    with psycopg.connect(database_url, autocommit=True) as conn:
+                        conn.execute("DELETE FROM external_fetch_state")
                 elapsed, growth, result = asyncio.run(import_once(database_url, url))
                 counts = {k: result.get(k) for k in ("status", "created", "unchanged", "skipped")}
                 print(f"{label}: {items} items, {len(body) / 1e6:.1f} MB document, "

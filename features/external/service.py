@@ -122,9 +122,9 @@ async def _store_chunk(
 ) -> tuple[Counter[str], list[str]]:
     """One transaction (one commit) for a chunk of items, pipelined (one round trip each).
 
-    Concurrent writers can deadlock across a chunk's statements (search's triggers lock shared
-    vocabulary rows); PostgreSQL then aborts one transaction, and that chunk simply runs again:
-    every upsert in it is idempotent.
+    Concurrent writers can deadlock across a chunk's statements (each waiting for a slug or
+    row the other has not committed yet); PostgreSQL then aborts one transaction, and that
+    chunk simply runs again: every upsert in it is idempotent.
     """
     for attempt in range(1, CHUNK_ATTEMPTS + 1):
         counts: Counter[str] = Counter()
