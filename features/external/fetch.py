@@ -102,6 +102,15 @@ class Fetcher:
             return fetched
         raise UpstreamFailed(f"{fetched.url} answered HTTP {fetched.status}")
 
+    async def check_url(self, url: str) -> None:
+        """The guard's verdict on `url` (DNS included) within the fetch time cap."""
+        try:
+            async with asyncio.timeout(self.policy.timeout):
+                await self.guard.check(url)
+        except TimeoutError:
+            limit = self.policy.timeout
+            raise UpstreamTimeout(f"resolving {url} took longer than {limit:g} s") from None
+
     async def _fetch_robots(self, url: httpx.URL) -> RobotsAnswer:
         deadline = asyncio.get_running_loop().time() + self.policy.timeout
         headers = {"Accept": "text/plain"}

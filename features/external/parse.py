@@ -64,7 +64,7 @@ class JsonFeed(BaseModel):
 def parse_feed(body: bytes, content_type: str, limit: int | None = None) -> list[Item]:
     """The first `limit` items of an RSS, Atom or JSON Feed document, or NotAFeed."""
     start = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if start in (b"{", b"[") or "json" in content_type.lower():
+    if start in (b"{", b"[") or (start != b"<" and "json" in content_type.lower()):
         return _json_feed(body, limit)
     return _xml_feed(body, content_type, limit)
 

@@ -15,7 +15,7 @@ from .schemas import FeedIn, FeedOut, FeedPage, ImportIn, ImportOut
 router = APIRouter(prefix="/external", tags=["external"])
 
 
-@router.post("/imports", responses=responses(401, 422, 502, 503, 504))
+@router.post("/imports", responses=responses(401, 413, 422, 502, 503, 504))
 async def import_now(_: WriteKey, body: ImportIn, pool: Pool, fetcher: FetcherDep) -> ImportOut:
     """Import an RSS, Atom or JSON Feed now (every item, or the first `max_items`).
 
@@ -26,14 +26,15 @@ async def import_now(_: WriteKey, body: ImportIn, pool: Pool, fetcher: FetcherDe
 
 
 @router.post(
-    "/feeds", status_code=status.HTTP_201_CREATED, responses=responses(401, 409, 422, 503)
+    "/feeds", status_code=status.HTTP_201_CREATED,
+    responses=responses(401, 409, 413, 422, 502, 503, 504),
 )
 async def register_feed(
     _: WriteKey, body: FeedIn, pool: Pool, fetcher: FetcherDep, response: Response
 ) -> FeedOut:
     """Register a feed for refresh every `interval_minutes`; its first import is due now."""
     url = service.normalize_url(body.url)
-    await fetcher.guard.check(url)
+    await fetcher.check_url(url)
     async with queries.connection(pool) as db:
         feed = await queries.insert_feed(db, url, body.interval_minutes)
     if feed is None:

@@ -328,3 +328,33 @@ async def test_concurrent_imports_that_deadlock_are_retried(importer, unique):
                       [Item(f"t{round_}b", b, "x"), Item(f"t{round_}a", a, "x")]),
             )
             assert [r.created for r in results] == [2, 2]
+
+
+async def test_cookies_are_never_kept_between_imports(importer, feeds, unique):
+    url = feeds.route("/rss.xml", Reply(body=rss(three_items(unique)),
+                                        headers={**RSS_TYPE, "Set-Cookie": "session=abc; Path=/"}))
+    await post_import(importer, url)
+    await post_import(importer, url)
+    assert "cookie" not in feeds.requests_to("/rss.xml")[1].headers
+
+
+async def test_proxies_from_the_environment_are_ignored(make_client, feeds, unique, monkeypatch):
+    from tests.servers import free_port
+
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{free_port()}")  # nothing listens there
+
+    def no_scheduler(app):  # and the real transport: httpx skips env proxies for custom ones
+        app.state.external_tick_seconds = None
+
+    client = await make_client(external_allow_private=True, app_hook=no_scheduler)
+    url = feeds.route("/rss.xml", Reply(body=rss(three_items(unique)), headers=RSS_TYPE))
+    assert (await post_import(client, url)).status_code == 200
+
+
+async def test_openapi_lists_the_external_routes_and_their_errors(importer):
+    paths = (await importer.get("/openapi.json")).json()["paths"]
+    imports = paths["/external/imports"]["post"]["responses"]
+    assert {"401", "413", "422", "502", "503", "504"} <= set(imports)
+    assert {"201", "401", "409", "422"} <= set(paths["/external/feeds"]["post"]["responses"])
+    assert {"204", "401", "404"} <= set(paths["/external/feeds/{feed_id}"]["delete"]["responses"])
