@@ -283,11 +283,13 @@ def slow_server(pg_url: str, server_log: Path) -> Iterator[LiveServer]:
 
 def test_slow_clients_do_not_starve_others(slow_server):
     """While 60 sockets send their headers a byte at a time and 20 trickle a POST body, a normal
-    client still gets answers quickly, again and again.
+    client still gets answers quickly, again and again. The normal request needs a pooled
+    connection (pool of 10): a trickled body must not hold one while it is being read.
 
     Fails when: the server serves connections from a fixed pool of threads (a thread-per-
     connection server with fewer threads than slow sockets), or `--limit-concurrency` is set
-    below the number of slow sockets (tried: `--limit-concurrency 50` gives the normal client 503).
+    below the number of slow sockets (tried: `--limit-concurrency 50` gives the normal client 503),
+    or a write takes its pool connection before its body has arrived (20 bodies > 10 connections).
     """
     headers = (
         b"GET /articles?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slowloris\r\n"
