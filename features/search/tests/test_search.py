@@ -85,7 +85,9 @@ async def test_stopwords_and_pure_exclusions_find_nothing(api, add, word):
     assert await ids(api, f"-{word}") == []
 
 
-async def test_phrase_checked_among_articles_holding_its_words(api, add, word, monkeypatch):
+async def test_phrase_and_excluded_phrase_stay_exact_under_the_scan_bound(
+    api, add, word, monkeypatch
+):
     from features.search import queries
 
     monkeypatch.setattr(queries, "PHRASE_SCAN", 2)
