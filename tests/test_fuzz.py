@@ -114,6 +114,11 @@ def api_schema(fuzz_server: LiveServer, fuzz_examples: int) -> schemathesis.Base
         max_examples=fuzz_examples,
         database="none",
     )
+    # A generated body over MAX_BODY_BYTES is rightly refused with 413 (declared on every
+    # operation that takes a body); negative_data_rejection's default list lacks 413.
+    schema.config.checks.negative_data_rejection.expected_statuses = [
+        "400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"
+    ]
     return schema
 
 
