@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(PY) -m bench.run
 
 bench-search: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m features.search.bench
 
 fuzz: $(STAMP)

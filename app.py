@@ -9,7 +9,7 @@ from features import articles, external, health, search
 def create_app(settings: Settings | None = None) -> FastAPI:
     return build_app(
         settings or load_settings(),
-        routers=[health.router, articles.router, search.router, external.router],
+        routers=[articles.router, search.router, external.router, health.router],
         lifespans=[external.lifespan],
     )
 

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from features.articles.etags import etag
 from features.articles.queries import FIRST_PAGE, GET_BY_ID, INSERT
+from features.search.service import search as run_search
 
 pool = AsyncConnectionPool(
     os.environ["DATABASE_URL"], min_size=10, max_size=10, open=False,
@@ -60,6 +61,14 @@ async def create_article(request: Request) -> Response:
     return _json(row, 201, {"Location": f"/articles/{row['id']}"})
 
 
+async def search(request: Request) -> Response:
+    # Search is more than one statement (analysis, then the ranked query), so the floor runs
+    # the feature's own service function: the same SQL, without the framework around it.
+    async with pool.connection() as conn:
+        page = await run_search(conn, request.query_params["q"], 20, None)
+    return Response(page.__pydantic_serializer__.to_json(page), media_type="application/json")
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await pool.open()
@@ -72,6 +81,7 @@ app = Starlette(
         Route("/articles", list_articles, methods=["GET"]),
         Route("/articles", create_article, methods=["POST"]),
         Route("/articles/{id:int}", get_article, methods=["GET"]),
+        Route("/search", search, methods=["GET"]),
     ],
     lifespan=lifespan,
 )

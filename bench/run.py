@@ -34,6 +34,9 @@ WORDS = (
     "query router schema cursor limit window proxy header metric vector signal river "
     "mountain harbour lantern meadow orchard compass thunder velvet marble ember"
 ).split()
+# Rarer words, each in about 1 % of articles: a "medium" search term.
+RARE = [f"{w}{suffix}" for w in ("amber", "cobalt", "saffron", "juniper") for suffix in "xyz"]
+MEDIUM_WORD = "saffronx"
 
 
 @dataclass
@@ -78,6 +81,9 @@ request = function()
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(key)s"}, body)
 end
 """,
+    "GET /search (medium word)": """
+request = function() return wrk.format("GET", "/search?q=%(word)s") end
+""",
 }
 
 
@@ -100,7 +106,7 @@ def database() -> tuple[str, str]:
     if not admin:
         from core.embedded import start_embedded
 
-        admin = start_embedded(str(ROOT / ".data" / "bench"))
+        admin = start_embedded(str(ROOT / ".data" / "bench-api"))
     name = f"bench_{int(time.time())}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -116,7 +122,10 @@ def load(url: str, count: int) -> None:
         with cur.copy("COPY articles (title, slug, body) FROM STDIN") as copy:
             for i in range(count):
                 title = " ".join(rng.choices(WORDS, k=6)).capitalize()
-                body = " ".join(rng.choices(WORDS, k=230))  # ~1.5 KB
+                words = rng.choices(WORDS, k=230)  # ~1.5 KB
+                if rng.random() < 0.1:
+                    words[rng.randrange(230)] = rng.choice(RARE)
+                body = " ".join(words)
                 copy.write_row((title, f"bench-article-{i}", body))
         conn.commit()
         cur.execute("ANALYZE articles")
@@ -203,7 +212,8 @@ def main() -> None:
     )
     try:
         etag = httpx.get("http://127.0.0.1:8802/articles/1").headers.get("etag", '""')
-        values = {"n": ARTICLES, "etag_id": 1, "etag": etag, "prefix": "b", "key": KEY}
+        values = {"n": ARTICLES, "etag_id": 1, "etag": etag, "prefix": "b", "key": KEY,
+                  "word": MEDIUM_WORD}
         rows: list[tuple[str, Result, Result]] = []
         for name, template in SCENARIOS.items():
             floor_runs, our_runs = [], []

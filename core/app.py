@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from .db import make_pool
 from .docs import install_docs
-from .embedded import database_url
+from .embedded import database
 from .errors import install_error_handlers
 from .logging import configure_logging
 from .metrics import export_metrics, record_rate_limited
@@ -34,23 +34,21 @@ _EXPOSED = [
 def _lifespan(settings: Settings, feature_lifespans: Sequence[FeatureLifespan]) -> Callable:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = await asyncio.to_thread(database_url, settings)
-        if settings.migrate_on_start:
-            await asyncio.to_thread(apply_migrations, url)
-        app.state.settings = settings
-        app.state.migration_ids = await asyncio.to_thread(migration_ids)
-        app.state.key_digests = key_digests(settings.api_keys)
-        if not settings.api_keys:
-            log.warning("no_api_keys", effect="every write is refused with 401")
-        install_rate_limits(app, settings, on_reject=record_rate_limited)
-        async with (
-            make_pool(url, settings) as pool,
-            export_metrics(app, pool),
-            AsyncExitStack() as features,
-        ):
+        async with AsyncExitStack() as stack:
+            url = await stack.enter_async_context(database(settings))
+            if settings.migrate_on_start:
+                await asyncio.to_thread(apply_migrations, url)
+            app.state.settings = settings
+            app.state.migration_ids = await asyncio.to_thread(migration_ids)
+            app.state.key_digests = key_digests(settings.api_keys)
+            if not settings.api_keys:
+                log.warning("no_api_keys", effect="every write is refused with 401")
+            install_rate_limits(app, settings, on_reject=record_rate_limited)
+            pool = await stack.enter_async_context(make_pool(url, settings))
+            await stack.enter_async_context(export_metrics(app, pool))
             app.state.pool = pool
             for feature_lifespan in feature_lifespans:
-                await features.enter_async_context(feature_lifespan(app))
+                await stack.enter_async_context(feature_lifespan(app))
             log.info("service_started", pool_max=settings.db_pool_max_size)
             yield
         log.info("service_stopped")

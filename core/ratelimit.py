@@ -167,6 +167,7 @@ class RateLimiter:
         self.timeout = settings.rate_limit_storage_timeout
         self.proxies = tuple(settings.trusted_proxies)
         self.on_reject = on_reject
+        self.rules: dict[int, RouteRule] = {}  # id(route) -> its limit in this app
         self._failures = 0
         self._down_since: float | None = None
         self._retry_at = 0.0
@@ -216,40 +217,48 @@ class RateLimiter:
             self.on_reject(route)
 
 
+@dataclass(frozen=True)
+class RouteRule:
+    """One route's limit in one app, resolved once at start-up."""
+
+    item: RateLimitItem
+    key: str  # methods + template: the same budget key on every instance
+    path: str  # the template ("/articles/{article_id}")
+    limit: str
+
+
 class LimitedRoute:
     """Stands in for one route's `handle`: checks the client's budget, adds X-RateLimit headers.
 
     `handle` (not the route's `app`) because FastAPI calls the original route's `handle` for
-    every inclusion of it, while it builds a separate ASGI app per inclusion.
+    every inclusion of it, while it builds a separate ASGI app per inclusion. Route objects are
+    shared by every app built from the same feature modules, so the wrapper holds no limiter:
+    it finds the serving app's limiter and this route's rule through `scope["app"]`.
     """
 
-    def __init__(
-        self, handle: ASGIApp, limiter: RateLimiter, item: RateLimitItem, route: Route, path: str
-    ) -> None:
+    def __init__(self, handle: ASGIApp, route: Route) -> None:
         self.handle = handle
-        self.limiter = limiter
-        self.item = item
+        self.route_id = id(route)
         self.methods = route.methods
-        self.path = path  # the template ("/articles/{article_id}"): same key on every instance
-        self.key = f"{','.join(sorted(route.methods or ()))} {path}"
-        self.limit = str(item.amount)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.methods and scope["method"] not in self.methods:
-            await self.handle(scope, receive, send)  # the route's own 405, not counted
+        limiter: RateLimiter | None = getattr(scope["app"].state, "rate_limiter", None)
+        rule = limiter.rules.get(self.route_id) if limiter is not None else None
+        if rule is None or (self.methods and scope["method"] not in self.methods):
+            await self.handle(scope, receive, send)  # unlimited here, or the route's own 405
             return
-        client = client_key(scope, self.limiter.proxies)
-        verdict = await self.limiter.check(self.item, self.key, client)
+        assert limiter is not None
+        verdict = await limiter.check(rule.item, rule.key, client_key(scope, limiter.proxies))
         if verdict is None:
             await self.handle(scope, receive, send)
             return
         headers = {
-            "X-RateLimit-Limit": self.limit,
+            "X-RateLimit-Limit": rule.limit,
             "X-RateLimit-Remaining": str(verdict.remaining),
             "X-RateLimit-Reset": str(math.ceil(verdict.reset)),
         }
         if not verdict.allowed:
-            self.limiter.rejected(self.path)
+            limiter.rejected(rule.path)
             retry_after = max(1, math.ceil(verdict.reset - time.time()))
             raise TooManyRequests(headers={"Retry-After": str(retry_after), **headers})
         raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
@@ -322,6 +331,7 @@ def install_rate_limits(
     """Resolve each route's limit once and wrap the route. `on_reject(route_path)` is called
     for every 429 (the hook for a rejections-by-route metric)."""
     if not settings.rate_limit_enabled:
+        app.state.rate_limiter = None
         return
     limiter = RateLimiter(settings, on_reject)
     app.state.rate_limiter = limiter
@@ -335,13 +345,14 @@ def install_rate_limits(
             isinstance(route, Route) and id(route) in direct
         ):
             continue
-        if isinstance(route.__dict__.get("handle"), LimitedRoute):
-            del route.handle  # a second start-up of the same app wraps afresh
         item = _limit_for(route, settings)
         if item is None:
             continue
         path = context.path_format or route.path_format
-        route.handle = LimitedRoute(route.handle, limiter, item, route, path)  # type: ignore[method-assign]
+        key = f"{','.join(sorted(route.methods or ()))} {path}"
+        limiter.rules[id(route)] = RouteRule(item, key, path, str(item.amount))
+        if not isinstance(route.__dict__.get("handle"), LimitedRoute):  # once per route object
+            route.handle = LimitedRoute(route.handle, route)  # type: ignore[method-assign]
         if isinstance(route, APIRoute):
             operations |= {(path, method.lower()) for method in context.methods or ()}
     _document(app, operations)

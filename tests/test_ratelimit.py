@@ -336,3 +336,20 @@ def scope_of(peer: str | None, *forwarded: str) -> dict[str, Any]:
 )
 def test_client_key(peer: str | None, forwarded: list[str], expected: str) -> None:
     assert client_key(scope_of(peer, *forwarded), TRUSTED) == expected
+
+
+async def test_apps_in_one_process_keep_their_own_limits(make_client):
+    """Route objects are shared by every app built from the feature modules: one app's limiter
+    (its settings, its storage, its event loop) must never leak into another's routes."""
+    strict = await make_client(peer="192.0.2.61", search_rate_limit="1/minute")
+    relaxed = await make_client(peer="192.0.2.61", search_rate_limit="1000/minute")
+    unlimited = await make_client(peer="192.0.2.61", rate_limit_enabled=False)
+    params = {"q": "anything"}
+    assert (await strict.get("/search", params=params)).status_code == 200
+    assert (await strict.get("/search", params=params)).status_code == 429
+    for _ in range(3):
+        response = await relaxed.get("/search", params=params)
+        assert response.status_code == 200
+        assert response.headers["x-ratelimit-limit"] == "1000"
+    response = await unlimited.get("/search", params=params)
+    assert response.status_code == 200 and "x-ratelimit-limit" not in response.headers
