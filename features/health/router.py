@@ -26,7 +26,11 @@ async def live() -> Live:
     return Live()
 
 
-@router.get("/health/ready", responses={503: {"model": Ready, "description": "A check failed"}})
+@router.get(
+    "/health/ready",
+    response_model_exclude_none=True,
+    responses={503: {"model": Ready, "description": "A check failed"}},
+)
 @no_rate_limit
 async def ready(request: Request, response: Response) -> Ready:
     """200 when PostgreSQL answers within 2 s and migrations are applied; else 503."""

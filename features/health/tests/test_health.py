@@ -16,6 +16,7 @@ async def test_ready_reports_database_latency(client):
     assert body["status"] == "ok"
     assert body["checks"]["database"]["status"] == "ok"
     assert isinstance(body["checks"]["database"]["latency_ms"], float)
+    assert set(body["checks"]["database"]) == {"status", "latency_ms"}  # the contract's shape
 
 
 async def test_ready_is_503_when_migrations_are_not_applied(make_client, pg_admin_url):
