@@ -52,9 +52,11 @@ class ArticlePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    title: Title | None = None
-    slug: Slug | None = None
-    body: Body | None = None
+    # Not `| None`: null is refused, so the OpenAPI schema must not offer it. The None default
+    # only marks "not sent" and is never validated.
+    title: Title = None  # type: ignore[assignment]
+    slug: Slug = None  # type: ignore[assignment]
+    body: Body = None  # type: ignore[assignment]
 
     @model_validator(mode="before")
     @classmethod

@@ -28,7 +28,7 @@ SearchText = Annotated[
 ]
 
 
-@router.get("/search", responses=responses(422, 429, 500, 503))
+@router.get("/search", responses=responses(422, 429, 503))
 @rate_limit(lambda s: s.search_rate_limit)
 async def search(
     q: SearchText,
