@@ -9,7 +9,7 @@ import structlog
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from .db import make_pool
+from .db import install_database_errors, make_pool
 from .docs import install_docs
 from .embedded import database
 from .errors import install_error_handlers
@@ -75,6 +75,7 @@ def build_app(
         lifespan=_lifespan(settings, lifespans),
     )
     install_error_handlers(app)
+    install_database_errors(app)
     # Added innermost first: the request context wraps CORS, which wraps the error guards,
     # so every response (413, 429, 500 included) gets X-Request-ID and CORS headers.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -1,17 +1,29 @@
-"""PostgreSQL connection pool and the `Db` dependency that lends a connection to a request."""
+"""PostgreSQL connection pool, the `Db` dependency, and the 503 for a database that cannot answer.
+
+Routes receive the pool through `Db` and borrow a connection only around their SQL:
+
+    async def get_article(article_id: int, db: Db) -> Response:
+        async with db.connection() as conn:
+            article = await queries.get_by_id(conn, article_id)
+        ...
+
+The connection goes back to the pool before the response is built and sent, so a slow client
+never holds one. The dependency is a plain `async def` (a `yield` dependency costs an exit stack
+per request, and a sync one a worker-thread hop). An exhausted pool (PoolTimeout) or PostgreSQL
+down (OperationalError) anywhere in a request becomes 503 + Retry-After in one handler.
+"""
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 import psycopg
 import structlog
-from fastapi import Depends, Request
-from psycopg import AsyncConnection
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from .errors import DatabaseUnavailable
+from .errors import DatabaseUnavailable, error_response
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -38,26 +50,41 @@ def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
     )
 
 
-def get_pool(request: Request) -> AsyncConnectionPool:
+async def get_pool(request: Request) -> AsyncConnectionPool:
     pool: AsyncConnectionPool = request.app.state.pool
     return pool
 
 
-async def get_db(request: Request) -> AsyncIterator[AsyncConnection]:
-    """Lend a pooled connection; pool exhausted or PostgreSQL down becomes 503 + Retry-After."""
-    pool: AsyncConnectionPool = request.app.state.pool
-    retry_after = max(1, math.ceil(pool.timeout))
-    try:
-        async with pool.connection() as conn:
-            yield conn
-    except PoolTimeout:
-        log.warning("pool_exhausted", **{k: v for k, v in pool.get_stats().items() if k in _STATS})
-        raise DatabaseUnavailable(retry_after) from None
-    except psycopg.OperationalError as exc:
-        log.warning("database_unavailable", error=type(exc).__name__)
-        raise DatabaseUnavailable(retry_after) from None
-
+Db = Annotated[AsyncConnectionPool, Depends(get_pool)]
+"""The pool; `async with db.connection() as conn` borrows a connection for the SQL at hand."""
 
 _STATS = ("pool_size", "pool_available", "requests_waiting")
 
-Db = Annotated[AsyncConnection, Depends(get_db)]
+
+def _retry_after(request: Request) -> int:
+    pool: AsyncConnectionPool | None = getattr(request.app.state, "pool", None)
+    return max(1, math.ceil(pool.timeout)) if pool is not None else 1
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> Response:
+    pool: AsyncConnectionPool | None = getattr(request.app.state, "pool", None)
+    stats = pool.get_stats() if pool is not None else {}
+    log.warning("pool_exhausted", **{k: v for k, v in stats.items() if k in _STATS})
+    return _unavailable(request)
+
+
+async def _database_down(request: Request, exc: Exception) -> Response:
+    log.warning("database_unavailable", error=type(exc).__name__)
+    return _unavailable(request)
+
+
+def _unavailable(request: Request) -> Response:
+    error = DatabaseUnavailable(_retry_after(request))
+    return error_response(request.scope, error.status_code, error.detail, error.headers)
+
+
+def install_database_errors(app: FastAPI) -> None:
+    """PoolTimeout and OperationalError (connection lost, server down, statement cancelled by
+    a shutdown) are 503 + Retry-After wherever in a request they are raised."""
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
+    app.add_exception_handler(psycopg.OperationalError, _database_down)

@@ -19,13 +19,15 @@ class Payload(BaseModel):
 def add_probe_routes(app: FastAPI) -> None:
     @app.get("/_probe/db")
     async def probe_db(db: Db) -> dict[str, Any]:
-        cur = await db.execute("SELECT 1")
-        row = await cur.fetchone()
+        async with db.connection() as conn:
+            cur = await conn.execute("SELECT 1")
+            row = await cur.fetchone()
         return {"one": row[0] if row else None}
 
     @app.get("/_probe/slow-db")
     async def probe_slow_db(db: Db, seconds: float = 1.0) -> dict[str, Any]:
-        await db.execute("SELECT pg_sleep(%s)", (seconds,))
+        async with db.connection() as conn:
+            await conn.execute("SELECT pg_sleep(%s)", (seconds,))
         return {"slept": seconds}
 
     @app.post("/_probe/echo")

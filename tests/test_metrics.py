@@ -94,7 +94,8 @@ async def test_an_unusual_method_is_one_label_value(client):
 
 
 async def test_pool_gauges_show_connections_in_use_idle_and_waiting(make_client):
-    client = await make_client(db_pool_min_size=1, db_pool_max_size=1)
+    # No feed scheduler: its tick would borrow (or wait for) the one connection too.
+    client = await make_client(db_pool_min_size=1, db_pool_max_size=1, app_hook=no_scheduler)
     pool = client.app.state.pool
     text = await scrape(client)
     assert value(text, "db_pool_max_connections") == 1
@@ -113,6 +114,10 @@ async def test_pool_gauges_show_connections_in_use_idle_and_waiting(make_client)
     text = await scrape(client)
     assert value(text, "db_pool_waiting_requests") == 0
     assert value(text, "db_pool_idle_connections") == 1
+
+
+def no_scheduler(app) -> None:
+    app.state.external_tick_seconds = None
 
 
 async def held_briefly(pool) -> None:

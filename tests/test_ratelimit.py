@@ -50,7 +50,8 @@ def probe_routes(prefix: str) -> Callable[[FastAPI], None]:
 
         @router.get("/db")
         async def with_db(db: Db) -> dict[str, bool]:
-            await db.execute("SELECT 1")
+            async with db.connection() as conn:
+                await conn.execute("SELECT 1")
             return {"ok": True}
 
         @router.post("/echo")

@@ -61,7 +61,8 @@ def _next_link(request: Request, limit: int, next_cursor: str) -> str:
 )
 async def create_article(_: WriteKey, article: ArticleIn, db: Db) -> Response:
     """Create an article; its URL is in Location."""
-    created = await queries.create(db, article)
+    async with db.connection() as conn:
+        created = await queries.create(conn, article)
     return _article(created, 201, Location=f"/articles/{created.id}")
 
 
@@ -79,7 +80,8 @@ async def list_articles(
 ) -> Response:
     """List articles newest first, one keyset page at a time."""
     after = None if cursor_ is None else cursor.decode(cursor_)
-    items, more = await queries.page(db, limit, after)
+    async with db.connection() as conn:
+        items, more = await queries.page(conn, limit, after)
     if not more:
         return _json(ArticlePage(items=items, next_cursor=None))
     next_cursor = cursor.encode(cursor.Position(items[-1].created_at, items[-1].id))
@@ -97,7 +99,8 @@ async def get_article_by_slug(slug: str, db: Db, if_none_match: IfNoneMatch = No
     """Return one article by slug; 304 when If-None-Match still matches."""
     article = None
     if len(slug) <= SLUG_MAX and _SLUG.match(slug):
-        article = await queries.get_by_slug(db, slug)
+        async with db.connection() as conn:
+            article = await queries.get_by_slug(conn, slug)
     if article is None:
         raise ArticleNotFound
     return _fresh_or_not_modified(article, if_none_match)
@@ -109,7 +112,8 @@ async def get_article_by_slug(slug: str, db: Db, if_none_match: IfNoneMatch = No
 )
 async def get_article(article_id: ArticleId, db: Db, if_none_match: IfNoneMatch = None) -> Response:
     """Return one article by id; 304 when If-None-Match still matches."""
-    article = await queries.get_by_id(db, article_id)
+    async with db.connection() as conn:
+        article = await queries.get_by_id(conn, article_id)
     if article is None:
         raise ArticleNotFound
     return _fresh_or_not_modified(article, if_none_match)
@@ -124,7 +128,9 @@ async def update_article(
 ) -> Response:
     """Change some of title, slug, body; 412 when If-Match is stale."""
     versions = etags.wanted_versions(if_match, article_id)
-    return _article(await queries.update(db, article_id, patch, versions))
+    async with db.connection() as conn:
+        updated = await queries.update(conn, article_id, patch, versions)
+    return _article(updated)
 
 
 @router.delete(
@@ -135,5 +141,7 @@ async def delete_article(
     _: WriteKey, article_id: ArticleId, db: Db, if_match: IfMatch = None
 ) -> Response:
     """Delete an article; 412 when If-Match is stale."""
-    await queries.delete(db, article_id, etags.wanted_versions(if_match, article_id))
+    versions = etags.wanted_versions(if_match, article_id)
+    async with db.connection() as conn:
+        await queries.delete(conn, article_id, versions)
     return Response(status_code=204)

@@ -50,7 +50,8 @@ async def list_feeds(
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
 ) -> FeedPage:
     """Registered feeds in registration order, with their last import's time, status, counts."""
-    feeds = await queries.list_feeds(db, int(cursor or 0), limit + 1)
+    async with db.connection() as conn:
+        feeds = await queries.list_feeds(conn, int(cursor or 0), limit + 1)
     more = len(feeds) > limit
     return FeedPage(items=feeds[:limit], next_cursor=str(feeds[limit - 1].id) if more else None)
 
@@ -58,7 +59,8 @@ async def list_feeds(
 @router.get("/feeds/{feed_id}", responses=responses(404, 422, 503))
 async def get_feed(feed_id: int, db: Db) -> FeedOut:
     """One registered feed."""
-    feed = await queries.get_feed(db, feed_id)
+    async with db.connection() as conn:
+        feed = await queries.get_feed(conn, feed_id)
     if feed is None:
         raise FeedNotFound
     return feed
@@ -70,5 +72,7 @@ async def get_feed(feed_id: int, db: Db) -> FeedOut:
 )
 async def delete_feed(_: WriteKey, feed_id: int, db: Db) -> None:
     """Stop refreshing a feed (its imported articles stay)."""
-    if not await queries.delete_feed(db, feed_id):
+    async with db.connection() as conn:
+        deleted = await queries.delete_feed(conn, feed_id)
+    if not deleted:
         raise FeedNotFound

@@ -37,4 +37,5 @@ async def search(
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> SearchPage:
     """Full-text search over articles, best match first, in keyset pages."""
-    return await service.search(db, q, limit, cursor)
+    async with db.connection() as conn:
+        return await service.search(conn, q, limit, cursor)
