@@ -1,28 +1,71 @@
-"""The in-process limiter storage: correct windows, bounded memory, no thread hop per hit."""
+"""The in-process limiter storage: a true moving window, O(1) hits, swept memory, no threads.
+
+Time is stepped through the storage's clock, never slept."""
 from __future__ import annotations
 
 import asyncio
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from limits import parse
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from core.ratelimit import SweepingMemoryStorage
+from core.ratelimit import WindowMemoryStorage
 
 
-async def test_expired_entries_are_swept():
-    storage = SweepingMemoryStorage()
-    limiter = MovingWindowRateLimiter(storage)
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limiter_with_clock() -> tuple[MovingWindowRateLimiter, WindowMemoryStorage, Clock]:
+    storage = WindowMemoryStorage()
+    clock = Clock()
+    storage.clock = clock
+    return MovingWindowRateLimiter(storage), storage, clock
+
+
+async def test_window_limits_and_moves():
+    limiter, _, clock = limiter_with_clock()
+    item = parse("3/minute")
+    assert [await limiter.hit(item, "c") for _ in range(2)] == [True, True]
+    clock.now += 30
+    assert [await limiter.hit(item, "c") for _ in range(3)] == [True, False, False]
+    stats = await limiter.get_window_stats(item, "c")
+    assert stats.remaining == 0
+    assert stats.reset_time == clock.now - 30 + 60  # the oldest hit leaves the window first
+    clock.now += 30  # the first two hits have left; the third is 30 s old
+    assert await limiter.hit(item, "c")
+    assert (await limiter.get_window_stats(item, "c")).remaining == 1
+    assert [await limiter.hit(item, "c") for _ in range(2)] == [True, False]
+    assert await limiter.hit(item, "other-client")  # budgets are per key
+
+
+async def test_keys_idle_for_a_window_are_swept():
+    limiter, storage, clock = limiter_with_clock()
     short = parse("5/second")
     for client in range(100):
         assert await limiter.hit(short, f"client-{client}")
-    assert len(storage.events) == 100
-    deadline = time.monotonic() + 5
-    while len(storage.events) > 1:  # hits on one key keep triggering sweeps
-        assert time.monotonic() < deadline, f"{len(storage.events)} keys never swept"
-        await limiter.hit(short, "still-here")
-        await asyncio.sleep(0.05)
+    assert len(storage.windows) == 100
+    clock.now += 2  # every window has expired; the next hit sweeps
+    assert await limiter.hit(short, "still-here")
+    assert len(storage.windows) == 1
+
+
+async def test_sweeps_are_bounded_batches():
+    limiter, storage, clock = limiter_with_clock()
+    item = parse("1/second")
+    keys = WindowMemoryStorage.SWEEP_BATCH + 500
+    for client in range(keys):
+        await limiter.hit(item, f"c{client}")
+    clock.now += 2
+    await limiter.hit(item, "trigger")  # one sweep: one batch
+    assert len(storage.windows) == keys + 1 - WindowMemoryStorage.SWEEP_BATCH
+    clock.now += WindowMemoryStorage.SWEEP_EVERY
+    await limiter.hit(item, "trigger")  # the next sweep finishes the rest
+    assert len(storage.windows) == 1
 
 
 class CountingExecutor(ThreadPoolExecutor):
@@ -33,22 +76,35 @@ class CountingExecutor(ThreadPoolExecutor):
         return super().submit(*args, **kwargs)
 
 
-async def test_hits_do_not_hop_to_a_thread_each():
-    executor = CountingExecutor(max_workers=1)
-    asyncio.get_running_loop().set_default_executor(executor)
-    limiter = MovingWindowRateLimiter(SweepingMemoryStorage())
+async def test_hits_never_hop_to_a_thread():
+    asyncio.get_running_loop().set_default_executor(CountingExecutor(max_workers=1))
+    limiter, _, clock = limiter_with_clock()
     item = parse("1000000/minute")
     CountingExecutor.submitted = 0
-    started = time.monotonic()
     for _ in range(200):
         await limiter.hit(item, "busy-client")
-        await asyncio.sleep(0.002)  # requests arrive spaced out; sweeps get time to finish
-    seconds = time.monotonic() - started
-    # At most one sweep (one thread hop) a second, not one per hit.
-    assert CountingExecutor.submitted <= int(seconds) + 2, (CountingExecutor.submitted, seconds)
+        clock.now += 0.5  # sweeps come due along the way
+    assert CountingExecutor.submitted == 0
 
 
-async def test_window_still_limits():
-    limiter = MovingWindowRateLimiter(SweepingMemoryStorage())
-    item = parse("3/minute")
-    assert [await limiter.hit(item, "c") for _ in range(5)] == [True, True, True, False, False]
+async def test_a_long_window_is_kept_as_one_deque():
+    """The window is appended to, not rebuilt: upstream's per-key list stays unused."""
+    limiter, storage, _ = limiter_with_clock()
+    item = parse("100000/minute")
+    for _ in range(5000):
+        await limiter.hit(item, "heavy")
+    (window,) = storage.windows.values()
+    assert len(window) == 5000
+    assert storage.events == {}
+    assert (await limiter.get_window_stats(item, "heavy")).remaining == 95000
+
+
+async def test_clear_and_reset_forget_windows():
+    limiter, storage, _ = limiter_with_clock()
+    item = parse("1/minute")
+    assert await limiter.hit(item, "c")
+    assert not await limiter.hit(item, "c")
+    await limiter.clear(item, "c")
+    assert await limiter.hit(item, "c")
+    await storage.reset()
+    assert storage.windows == {}
