@@ -30,18 +30,27 @@ def _renderer(fmt: str) -> Any:
     return structlog.processors.JSONRenderer(serializer=lambda obj, **_: orjson.dumps(obj).decode())
 
 
+def _structlog_output(fmt: str) -> tuple[Any, Any]:
+    """Renderer and logger factory for structlog's own lines. JSON goes out as orjson's bytes
+    straight to stdout's binary buffer (no str round trip: this runs once per request)."""
+    if fmt == "console":
+        return structlog.dev.ConsoleRenderer(), structlog.WriteLoggerFactory(sys.stdout)
+    sys.stdout.flush()  # anything already written as text goes first
+    return (
+        structlog.processors.JSONRenderer(serializer=orjson.dumps),
+        structlog.BytesLoggerFactory(sys.stdout.buffer),
+    )
+
+
 def configure_logging(settings: Settings) -> None:
     """Route structlog and stdlib (uvicorn included) through one pipeline to stdout."""
     fmt = settings.log_format or ("console" if sys.stdout.isatty() else "json")
     level = logging.getLevelName(settings.log_level)
+    renderer, logger_factory = _structlog_output(fmt)
     structlog.configure(
-        processors=[
-            *_SHARED,
-            structlog.processors.format_exc_info,
-            _renderer(fmt),
-        ],
+        processors=[*_SHARED, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.WriteLoggerFactory(sys.stdout),
+        logger_factory=logger_factory,
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stdout)

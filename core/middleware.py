@@ -12,7 +12,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import error_response
 from .metrics import RequestMetrics
 
-log = structlog.get_logger("access")
 errlog = structlog.get_logger(__name__)
 
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:~-]{1,128}")
@@ -51,6 +50,9 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.metrics = RequestMetrics()
+        # A bound logger, not the lazy module-level proxy that re-resolves itself on every
+        # call: the middleware is built after logging is configured, once per app.
+        self.log = structlog.get_logger("access").bind()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,7 +79,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - start
             method, route = scope["method"], route_template(scope)
             self.metrics.observe(method, route, status, elapsed)
-            log.info(
+            self.log.info(
                 "request_finished",
                 method=method,
                 route=route,
