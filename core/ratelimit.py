@@ -26,7 +26,6 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from starlette.routing import Route
@@ -226,6 +225,11 @@ def _storage_options(url: str, timeout: float) -> tuple[str, dict[str, Any]]:
     return f"async+{url}", options
 
 
+@lru_cache(maxsize=8192)
+def _storage_key(item: RateLimitItem, identifiers: tuple[str, ...]) -> str:
+    return item.key_for(*identifiers)
+
+
 class RateLimiter:
     """One storage and strategy per app; fails open, with one warning, while storage is down."""
 
@@ -233,7 +237,6 @@ class RateLimiter:
         self.storage = _make_storage(
             settings.rate_limit_storage_url, settings.rate_limit_storage_timeout
         )
-        self.strategy = MovingWindowRateLimiter(self.storage)
         self.remote = not isinstance(self.storage, WindowMemoryStorage)
         self.timeout = settings.rate_limit_storage_timeout
         self.proxies = tuple(settings.trusted_proxies)
@@ -260,17 +263,22 @@ class RateLimiter:
         )
         try:
             async with deadline:
-                # Stats first: a client already over its budget costs one storage round trip.
-                stats = await self.strategy.get_window_stats(item, *identifiers)
-                allowed = stats.remaining > 0 and await self.strategy.hit(item, *identifiers)
+                # MovingWindowRateLimiter's get_window_stats then hit, on the storage directly
+                # with the key built once (limits builds it per call, the costliest part of a
+                # hit). Stats first: a client already over its budget costs one round trip.
+                key, expiry = _storage_key(item, identifiers), item.get_expiry()
+                start, used = await self.storage.get_moving_window(key, item.amount, expiry)
+                allowed = used < item.amount and await self.storage.acquire_entry(
+                    key, item.amount, expiry
+                )
         except (StorageError, TimeoutError, OSError) as exc:
             self._failed(exc)
             return None
         self._failures = 0
         if self._down_since is not None:
             self._recovered(self._down_since)
-        remaining = stats.remaining - 1 if allowed else 0
-        return Verdict(allowed, max(remaining, 0), stats.reset_time)
+        remaining = item.amount - used - 1 if allowed else 0
+        return Verdict(allowed, max(remaining, 0), start + expiry)
 
     def _failed(self, exc: BaseException) -> None:
         self._failures += 1
