@@ -24,7 +24,13 @@ ArticleId = Annotated[int, Path(ge=-(2**63), le=2**63 - 1, description="Article 
 IfMatch = Annotated[
     str | None, Header(description="Write only if the article still has one of these ETags")
 ]
-IfNoneMatch = Annotated[str | None, Header(description="304 when the ETag still matches")]
+# The two GET routes read If-None-Match from the request and document it here: as a `Header()`
+# parameter it went through FastAPI's per-request parameter validation for a plain optional
+# string, about a third of the dependency-solving time of the busiest route.
+_IF_NONE_MATCH = {"parameters": [{
+    "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "304 when the ETag still matches",
+}]}
 _SLUG = re.compile(SLUG_PATTERN)
 _ETAG_HEADER = {"ETag": {"description": "The article's version", "schema": {"type": "string"}}}
 _LINK_HEADER = {"Link": {"description": '`<...>; rel="next"` when more pages follow',
@@ -41,9 +47,9 @@ def _article(article: ArticleOut, status_code: int = 200, **headers: str) -> Res
     return _json(article, status_code, ETag=etags.etag(article.id, article.updated_at), **headers)
 
 
-def _fresh_or_not_modified(article: ArticleOut, if_none_match: str | None) -> Response:
+def _fresh_or_not_modified(article: ArticleOut, request: Request) -> Response:
     tag = etags.etag(article.id, article.updated_at)
-    if etags.none_match(if_none_match, tag):
+    if etags.none_match(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers={"ETag": tag})
     return _json(article, ETag=tag)
 
@@ -92,10 +98,10 @@ async def list_articles(
 
 
 @router.get(
-    "/by-slug/{slug}", response_model=ArticleOut,
+    "/by-slug/{slug}", response_model=ArticleOut, openapi_extra=_IF_NONE_MATCH,
     responses={200: {"headers": _ETAG_HEADER}, **responses(304, 404, 503)},
 )
-async def get_article_by_slug(slug: str, db: Db, if_none_match: IfNoneMatch = None) -> Response:
+async def get_article_by_slug(slug: str, db: Db, request: Request) -> Response:
     """Return one article by slug; 304 when If-None-Match still matches."""
     article = None
     if len(slug) <= SLUG_MAX and _SLUG.match(slug):
@@ -103,20 +109,20 @@ async def get_article_by_slug(slug: str, db: Db, if_none_match: IfNoneMatch = No
             article = await queries.get_by_slug(conn, slug)
     if article is None:
         raise ArticleNotFound
-    return _fresh_or_not_modified(article, if_none_match)
+    return _fresh_or_not_modified(article, request)
 
 
 @router.get(
-    "/{article_id}", response_model=ArticleOut,
+    "/{article_id}", response_model=ArticleOut, openapi_extra=_IF_NONE_MATCH,
     responses={200: {"headers": _ETAG_HEADER}, **responses(304, 404, 422, 503)},
 )
-async def get_article(article_id: ArticleId, db: Db, if_none_match: IfNoneMatch = None) -> Response:
+async def get_article(article_id: ArticleId, db: Db, request: Request) -> Response:
     """Return one article by id; 304 when If-None-Match still matches."""
     async with db.connection() as conn:
         article = await queries.get_by_id(conn, article_id)
     if article is None:
         raise ArticleNotFound
-    return _fresh_or_not_modified(article, if_none_match)
+    return _fresh_or_not_modified(article, request)
 
 
 @router.patch(

@@ -31,3 +31,15 @@ async def test_article_schema_and_headers_are_documented(client):
     assert listed["content"]["application/json"]["schema"]["$ref"].endswith("/ArticlePage")
     article_in = spec["components"]["schemas"]["ArticleIn"]
     assert article_in["additionalProperties"] is False
+
+
+async def test_conditional_headers_are_documented_as_parameters(client):
+    spec = (await client.get("/openapi.json")).json()
+    for path in ("/articles/{article_id}", "/articles/by-slug/{slug}"):
+        parameters = {(p["in"], p["name"]) for p in spec["paths"][path]["get"]["parameters"]}
+        assert ("header", "If-None-Match") in parameters, path
+    article_params = spec["paths"]["/articles/{article_id}"]["get"]["parameters"]
+    assert ("path", "article_id") in {(p["in"], p["name"]) for p in article_params}
+    for method in ("patch", "delete"):
+        parameters = spec["paths"]["/articles/{article_id}"][method]["parameters"]
+        assert ("header", "if-match") in {(p["in"], p["name"].lower()) for p in parameters}
