@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
-from psycopg.rows import class_row, tuple_row
+from psycopg.rows import dict_row, tuple_row
 
 from .cursor import Position
 from .errors import ArticleNotFound, PreconditionFailed, SlugTaken
-from .schemas import ArticleIn, ArticleOut, ArticlePatch
+from .schemas import Article, ArticleIn, ArticlePatch
 
 SLUG_CONSTRAINT = "articles_slug_key"
 COLUMNS = "id, title, slug, body, created_at, updated_at"
@@ -80,13 +80,13 @@ UPSERT = """
 """
 
 
-async def _one(db: AsyncConnection, sql: str, params: dict[str, Any]) -> ArticleOut | None:
-    async with db.cursor(row_factory=class_row(ArticleOut)) as cur:
+async def _one(db: AsyncConnection, sql: str, params: dict[str, Any]) -> Article | None:
+    async with db.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql, params)
-        return await cur.fetchone()
+        return cast(Article | None, await cur.fetchone())
 
 
-async def _slug_guard(db: AsyncConnection, sql: str, params: dict[str, Any]) -> ArticleOut | None:
+async def _slug_guard(db: AsyncConnection, sql: str, params: dict[str, Any]) -> Article | None:
     """Run a write; the unique constraint (never a prior check) decides that a slug is taken."""
     try:
         return await _one(db, sql, params)
@@ -96,11 +96,11 @@ async def _slug_guard(db: AsyncConnection, sql: str, params: dict[str, Any]) -> 
         raise
 
 
-async def get_by_id(db: AsyncConnection, article_id: int) -> ArticleOut | None:
+async def get_by_id(db: AsyncConnection, article_id: int) -> Article | None:
     return await _one(db, GET_BY_ID, {"id": article_id})
 
 
-async def get_by_slug(db: AsyncConnection, slug: str) -> ArticleOut | None:
+async def get_by_slug(db: AsyncConnection, slug: str) -> Article | None:
     return await _one(db, GET_BY_SLUG, {"slug": slug})
 
 
@@ -112,18 +112,18 @@ async def exists(db: AsyncConnection, article_id: int) -> bool:
 
 async def page(
     db: AsyncConnection, limit: int, after: Position | None
-) -> tuple[list[ArticleOut], bool]:
+) -> tuple[list[Article], bool]:
     """Up to `limit` articles after `after` (newest first), and whether more follow."""
     params: dict[str, Any] = {"limit": limit + 1}
     if after is not None:
         params.update(created_at=after.created_at, id=after.id)
-    async with db.cursor(row_factory=class_row(ArticleOut)) as cur:
+    async with db.cursor(row_factory=dict_row) as cur:
         await cur.execute(FIRST_PAGE if after is None else NEXT_PAGE, params)
-        rows = await cur.fetchall()
+        rows = cast(list[Article], await cur.fetchall())
     return rows[:limit], len(rows) > limit
 
 
-async def create(db: AsyncConnection, article: ArticleIn) -> ArticleOut:
+async def create(db: AsyncConnection, article: ArticleIn) -> Article:
     created = await _slug_guard(db, INSERT, article.model_dump())
     assert created is not None  # INSERT ... RETURNING always returns the row
     return created
@@ -131,7 +131,7 @@ async def create(db: AsyncConnection, article: ArticleIn) -> ArticleOut:
 
 async def update(
     db: AsyncConnection, article_id: int, patch: ArticlePatch, versions: list[datetime] | None
-) -> ArticleOut:
+) -> Article:
     """Apply a partial update if the article is at one of `versions` (None: any version)."""
     params = {"id": article_id, "versions": versions, **patch.model_dump()}
     updated = await _slug_guard(db, UPDATE, params)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
 
 from core.db import Db
 from core.errors import responses
@@ -14,7 +14,15 @@ from core.security import WriteKey
 
 from . import cursor, etags, queries
 from .errors import ArticleNotFound
-from .schemas import SLUG_MAX, SLUG_PATTERN, ArticleIn, ArticleOut, ArticlePage, ArticlePatch
+from .schemas import (
+    SLUG_MAX,
+    SLUG_PATTERN,
+    Article,
+    ArticleIn,
+    ArticleOut,
+    ArticlePage,
+    ArticlePatch,
+)
 
 router = APIRouter(prefix="/articles", tags=["articles"])
 
@@ -37,18 +45,20 @@ _LINK_HEADER = {"Link": {"description": '`<...>; rel="next"` when more pages fol
                          "schema": {"type": "string"}}}
 
 
-def _json(model: BaseModel, status_code: int = 200, **headers: str) -> Response:
-    # Serialised once by pydantic-core; no second validation by a response_model.
-    return Response(model.__pydantic_serializer__.to_json(model), status_code, headers,
+def _json(data: object, status_code: int = 200, **headers: str) -> Response:
+    # Rows straight to JSON: response_model only documents the shape. OPT_UTC_Z writes UTC as
+    # "Z", as pydantic does.
+    return Response(orjson.dumps(data, option=orjson.OPT_UTC_Z), status_code, headers,
                     media_type="application/json")
 
 
-def _article(article: ArticleOut, status_code: int = 200, **headers: str) -> Response:
-    return _json(article, status_code, ETag=etags.etag(article.id, article.updated_at), **headers)
+def _article(article: Article, status_code: int = 200, **headers: str) -> Response:
+    return _json(article, status_code, ETag=etags.etag(article["id"], article["updated_at"]),
+                 **headers)
 
 
-def _fresh_or_not_modified(article: ArticleOut, request: Request) -> Response:
-    tag = etags.etag(article.id, article.updated_at)
+def _fresh_or_not_modified(article: Article, request: Request) -> Response:
+    tag = etags.etag(article["id"], article["updated_at"])
     if etags.none_match(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers={"ETag": tag})
     return _json(article, ETag=tag)
@@ -69,7 +79,7 @@ async def create_article(_: WriteKey, article: ArticleIn, db: Db) -> Response:
     """Create an article; its URL is in Location."""
     async with db.connection() as conn:
         created = await queries.create(conn, article)
-    return _article(created, 201, Location=f"/articles/{created.id}")
+    return _article(created, 201, Location=f"/articles/{created['id']}")
 
 
 @router.get(
@@ -89,11 +99,11 @@ async def list_articles(
     async with db.connection() as conn:
         items, more = await queries.page(conn, limit, after)
     if not more:
-        return _json(ArticlePage(items=items, next_cursor=None))
-    next_cursor = cursor.encode(cursor.Position(items[-1].created_at, items[-1].id))
+        return _json({"items": items, "next_cursor": None})
+    last = items[-1]
+    next_cursor = cursor.encode(cursor.Position(last["created_at"], last["id"]))
     return _json(
-        ArticlePage(items=items, next_cursor=next_cursor),
-        Link=_next_link(request, limit, next_cursor),
+        {"items": items, "next_cursor": next_cursor}, Link=_next_link(request, limit, next_cursor)
     )
 
 

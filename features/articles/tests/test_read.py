@@ -74,3 +74,14 @@ async def test_unknown_or_impossible_slug_is_404(client, slug):
     response = await client.get(f"/articles/by-slug/{slug}")
     assert response.status_code == 404
     assert response.json()["detail"] == "Article not found"
+
+
+async def test_rows_are_sent_exactly_as_the_documented_model_would_send_them(client, make_article):
+    """Rows go out through orjson, not pydantic: the bytes must be what ArticleOut would write."""
+    from features.articles.schemas import ArticleOut, ArticlePage
+
+    article = await make_article()
+    one = await client.get(f"/articles/{article['id']}")
+    assert one.content == ArticleOut.model_validate_json(one.content).model_dump_json().encode()
+    page = await client.get("/articles", params={"limit": 3})
+    assert page.content == ArticlePage.model_validate_json(page.content).model_dump_json().encode()
