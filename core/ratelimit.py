@@ -31,7 +31,7 @@ from limits.storage import storage_from_string
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import AppError, ErrorOut
+from .errors import AppError, ErrorOut, error_response
 from .settings import Network, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -344,7 +344,15 @@ class LimitedRoute:
         if not verdict.allowed:
             limiter.rejected(rule.path)
             retry_after = max(1, math.ceil(verdict.reset - time.time()))
-            raise TooManyRequests(headers={"Retry-After": str(retry_after), **headers})
+            # Answered here rather than raised: the 429 is the cheapest answer the service
+            # gives, and Starlette's exception machinery would double its cost. Same body and
+            # headers as every AppError; the outer middleware add CORS and X-Request-ID.
+            refusal = error_response(
+                scope, TooManyRequests.status_code, TooManyRequests.detail,
+                {"Retry-After": str(retry_after), **headers},
+            )
+            await refusal(scope, receive, send)
+            return
         raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
         async def send_with_headers(message: Message) -> None:
