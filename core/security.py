@@ -30,7 +30,7 @@ def key_digests(keys: list[str]) -> tuple[bytes, ...]:
     return tuple(digest(k) for k in keys)
 
 
-def require_write_key(
+async def require_write_key(  # async: a sync dependency would hop to a worker thread
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:

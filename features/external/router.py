@@ -8,7 +8,7 @@ from core.errors import responses
 from core.security import WriteKey
 
 from . import queries, service
-from .deps import FetcherDep, Pool
+from .deps import FetcherDep
 from .errors import FeedAlreadyRegistered, FeedNotFound
 from .schemas import FeedIn, FeedOut, FeedPage, ImportIn, ImportOut
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/external", tags=["external"])
 
 
 @router.post("/imports", responses=responses(401, 413, 422, 502, 503, 504))
-async def import_now(_: WriteKey, body: ImportIn, pool: Pool, fetcher: FetcherDep) -> ImportOut:
+async def import_now(_: WriteKey, body: ImportIn, pool: Db, fetcher: FetcherDep) -> ImportOut:
     """Import an RSS, Atom or JSON Feed now (every item, or the first `max_items`).
 
     422 names why a URL is refused (scheme, private address, robots.txt, not a feed, over
@@ -30,7 +30,7 @@ async def import_now(_: WriteKey, body: ImportIn, pool: Pool, fetcher: FetcherDe
     responses=responses(401, 409, 413, 422, 502, 503, 504),
 )
 async def register_feed(
-    _: WriteKey, body: FeedIn, pool: Pool, fetcher: FetcherDep, response: Response
+    _: WriteKey, body: FeedIn, pool: Db, fetcher: FetcherDep, response: Response
 ) -> FeedOut:
     """Register a feed for refresh every `interval_minutes`; its first import is due now."""
     url = service.normalize_url(body.url)
