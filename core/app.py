@@ -7,7 +7,9 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 import structlog
 from fastapi import APIRouter, FastAPI
-from starlette.middleware.cors import CORSMiddleware
+from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.types import ASGIApp
 
 from .db import install_database_errors, make_pool
 from .docs import install_docs
@@ -15,7 +17,7 @@ from .embedded import database
 from .errors import install_error_handlers
 from .logging import configure_logging
 from .metrics import export_metrics, record_rate_limited
-from .middleware import BodyLimitMiddleware, LastResortMiddleware, RequestContextMiddleware
+from .middleware import CORS, BodyLimitMiddleware, LastResortMiddleware, RequestContextMiddleware
 from .migrations import apply_migrations, migration_ids
 from .ratelimit import install_rate_limits
 from .security import key_digests
@@ -56,6 +58,26 @@ def _lifespan(settings: Settings, feature_lifespans: Sequence[FeatureLifespan]) 
     return lifespan
 
 
+class ServiceApp(FastAPI):
+    """FastAPI with only the middleware layers this service uses, each one a cost per request.
+
+    FastAPI wraps user middleware in ServerErrorMiddleware, its OpenTelemetry exception hook and
+    its body-size limit; here LastResortMiddleware is the 500 (inside the request context and
+    CORS, so a 500 carries both), OpenTelemetry is off, and BodyLimitMiddleware is the limit.
+    Inside the user middleware it keeps what routes rely on: the exception handlers and the
+    exit stack FastAPI's request handler asserts.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        handlers = {k: v for k, v in self.exception_handlers.items() if k not in (500, Exception)}
+        app: ASGIApp = ExceptionMiddleware(
+            AsyncExitStackMiddleware(self.router), handlers=handlers, debug=self.debug
+        )
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
+
+
 def build_app(
     settings: Settings,
     routers: Sequence[APIRouter],
@@ -63,7 +85,7 @@ def build_app(
 ) -> FastAPI:
     """Core wiring: logging, errors, middleware (all pure ASGI), docs, then the routers."""
     configure_logging(settings)
-    app = FastAPI(
+    app = ServiceApp(
         title="Articles service",
         version="1.0.0",
         description=(
@@ -73,6 +95,9 @@ def build_app(
         docs_url=None,
         redoc_url=None,
         lifespan=_lifespan(settings, lifespans),
+        # FastAPI's built-in OpenTelemetry checks its providers on every request; this service
+        # reports through /metrics and its access log instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_error_handlers(app)
     install_database_errors(app)
@@ -81,7 +106,7 @@ def build_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LastResortMiddleware)
     app.add_middleware(
-        CORSMiddleware,
+        CORS,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=[

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request context, access log and metrics, last-resort 500, body limit."""
+"""Pure ASGI middleware: request context, access log and metrics, CORS, last-resort 500, body
+limit."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,8 @@ import time
 
 import structlog
 from fastapi import HTTPException
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
@@ -86,6 +89,33 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
             )
+
+
+class CORS(CORSMiddleware):
+    """Starlette's CORS, with a direct path for requests that carry no Origin (same-origin or
+    not from a browser: nearly all traffic). Those need no CORS headers, only `Vary: Origin`
+    so a cache keeps cross-origin answers apart; upstream builds two header views per request
+    to add it. Requests with an Origin, preflights included, take upstream's path unchanged."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
+            await super().__call__(scope, receive, send)
+            return
+
+        async def send_with_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                if any(name.lower() == b"vary" for name, _ in headers):
+                    await super(CORS, self).send(message, send, _NO_HEADERS)  # merge upstream's way
+                    return
+                message["headers"] = [*headers, _VARY_ORIGIN]
+            await send(message)
+
+        await self.app(scope, receive, send_with_vary)
+
+
+_VARY_ORIGIN = (b"vary", b"Origin")
+_NO_HEADERS = Headers(raw=[])
 
 
 class LastResortMiddleware:

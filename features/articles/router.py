@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from core.db import Db
 from core.errors import responses
+from core.routing import LeanRoute
 from core.security import WriteKey
 
 from . import cursor, etags, queries
@@ -24,7 +25,7 @@ from .schemas import (
     ArticlePatch,
 )
 
-router = APIRouter(prefix="/articles", tags=["articles"])
+router = APIRouter(prefix="/articles", tags=["articles"], route_class=LeanRoute)
 
 # PostgreSQL's bigint range: a larger id would reach the query as numeric (no index, or an
 # error); it is 422 here. Ids inside the range that no article has (0, -1) are simply 404.

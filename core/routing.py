@@ -1,0 +1,145 @@
+"""`LeanRoute`: FastAPI's APIRoute with a direct handler for routes that need nothing more.
+
+FastAPI's request handler is general: it reads bodies and forms, solves a dependency tree
+(building a Response, query, header and cookie objects per level, whether or not a route has
+such parameters), and serialises a response model. For a read route that takes path, query or
+header parameters plus plain `async def get_x(request)` dependencies and returns a `Response`
+itself, all of that is about 40 % of a request's CPU. `LeanRoute.get_route_handler` (FastAPI's
+documented hook for custom route classes) gives such routes a handler that validates the same
+parameters with FastAPI's own `request_params_to_args` (the same 422 items), awaits the
+dependencies, and calls the endpoint. Everything else (OpenAPI, routing, exception handlers,
+the rate limiter's wrapper) is FastAPI's and unchanged. Any route outside that shape, and every
+route while `app.dependency_overrides` is in use, gets FastAPI's own handler.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, get_type_hints
+
+from fastapi import routing as fastapi_routing
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import request_params_to_args
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Provider:
+    name: str
+    call: Callable[..., Awaitable[Any]]
+    takes_request: bool
+
+
+def _plain_provider(dependant: Dependant) -> _Provider | None:
+    """A dependency of the shape `async def get_x(request: Request)` (or no parameters)."""
+    call = dependant.call
+    if (
+        dependant.name is None
+        or call is None
+        or not inspect.iscoroutinefunction(call)
+        or dependant.dependencies
+        or dependant.path_params
+        or dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or dependant.own_oauth_scopes
+        or _special_params(dependant)
+    ):
+        return None
+    return _Provider(dependant.name, call, dependant.request_param_name is not None)
+
+
+def _special_params(dependant: Dependant) -> bool:
+    return any((
+        dependant.websocket_param_name, dependant.http_connection_param_name,
+        dependant.response_param_name, dependant.background_tasks_param_name,
+        dependant.security_scopes_param_name,
+    ))
+
+
+def _returns_response(call: Callable[..., Any]) -> bool:
+    try:
+        returned = get_type_hints(call).get("return")
+    except (NameError, TypeError):
+        return False
+    return isinstance(returned, type) and issubclass(returned, Response)
+
+
+def lean_handler(dependant: Dependant, standard: Handler, overrides: Any) -> Handler | None:
+    """The direct handler for `dependant`, or None when the route needs FastAPI's own."""
+    call = dependant.call
+    if (
+        call is None
+        or not inspect.iscoroutinefunction(call)
+        or not _returns_response(call)
+        or dependant.body_params
+        or dependant.cookie_params
+        or _special_params(dependant)
+    ):
+        return None
+    providers = [_plain_provider(sub) for sub in dependant.dependencies]
+    if any(p is None for p in providers):
+        return None
+    plain = [p for p in providers if p is not None]
+    request_name = dependant.request_param_name
+    path_fields, query_fields = dependant.path_params, dependant.query_params
+    header_fields = dependant.header_params
+
+    async def handler(request: Request) -> Response:
+        if overrides is not None and overrides.dependency_overrides:
+            return await standard(request)  # tests may swap dependencies: FastAPI's way
+        values, errors = request_params_to_args(path_fields, request.path_params)
+        if query_fields:
+            query, query_errors = request_params_to_args(query_fields, request.query_params)
+            values.update(query)
+            errors += query_errors
+        if header_fields:
+            headers, header_errors = request_params_to_args(header_fields, request.headers)
+            values.update(headers)
+            errors += header_errors
+        if errors:
+            raise RequestValidationError(errors)
+        for provider in plain:
+            values[provider.name] = await (
+                provider.call(request) if provider.takes_request else provider.call()
+            )
+        if request_name is not None:
+            values[request_name] = request
+        response: Response = await call(**values)
+        return response
+
+    return handler
+
+
+def _effective(route: APIRoute) -> tuple[Dependant, Any] | None:
+    """The dependant and overrides provider (the app) FastAPI uses for this inclusion of the
+    route: an included router may add dependencies. None when this FastAPI does not tell."""
+    context_var = getattr(fastapi_routing, "_effective_route_context_var", None)
+    if context_var is None:
+        return None
+    context = context_var.get()
+    if context is None or getattr(context, "original_route", None) is not route:
+        return route.dependant, route.dependency_overrides_provider
+    dependant = getattr(context, "dependant", None)
+    if not isinstance(dependant, Dependant):
+        return None
+    return dependant, getattr(context, "dependency_overrides_provider", None)
+
+
+class LeanRoute(APIRoute):
+    """APIRoute whose simple read routes skip the general request handler (see module doc)."""
+
+    def get_route_handler(self) -> Handler:
+        standard = super().get_route_handler()
+        effective = _effective(self)
+        if effective is None:
+            return standard
+        dependant, overrides = effective
+        return lean_handler(dependant, standard, overrides) or standard
