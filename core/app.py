@@ -117,6 +117,11 @@ def build_app(
     )
     app.add_middleware(RequestContextMiddleware)
     install_docs(app)
-    for router in routers:
-        app.include_router(router)
+    # The features' routes go into the app's own route list, first (before /openapi.json and
+    # the docs), in the order given (busiest first). `include_router` would put each feature
+    # behind an included-router layer that is matched per request (~18 us of a GET by id);
+    # the feature routers carry their prefix and tags themselves, so nothing else is lost.
+    # One consequence: `app.dependency_overrides` does not reach these routes (tests here use
+    # real servers, not overrides).
+    app.router.routes[0:0] = [route for router in routers for route in router.routes]
     return app
