@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
@@ -51,6 +52,11 @@ def _lifespan(settings: Settings, feature_lifespans: Sequence[FeatureLifespan]) 
             app.state.pool = pool
             for feature_lifespan in feature_lifespans:
                 await stack.enter_async_context(feature_lifespan(app))
+            # What exists now lives as long as the process: modules, routes, schemas, the pool.
+            # Frozen, the collector never walks it again; a full collection of it takes ~35 ms,
+            # which under load was the p99 of every route.
+            gc.collect()
+            gc.freeze()
             log.info("service_started", pool_max=settings.db_pool_max_size)
             yield
         log.info("service_stopped")

@@ -25,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -133,8 +134,28 @@ def _effective(route: APIRoute) -> tuple[Dependant, Any] | None:
     return dependant, getattr(context, "dependency_overrides_provider", None)
 
 
+def _direct_app(handler: Handler) -> ASGIApp:
+    """The route's ASGI app around a lean handler. FastAPI's `request_response` also opens two
+    exit stacks (for `yield` dependencies, which lean routes do not have) and a second layer of
+    exception handling; raised errors reach the app's ExceptionMiddleware, which maps them with
+    the same handlers."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await handler(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
+
+
 class LeanRoute(APIRoute):
     """APIRoute whose simple read routes skip the general request handler (see module doc)."""
+
+    _lean: Handler | None = None
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if self._lean is not None and self.max_body_size is None:
+            self.app = _direct_app(self._lean)
 
     def get_route_handler(self) -> Handler:
         standard = super().get_route_handler()
@@ -142,4 +163,9 @@ class LeanRoute(APIRoute):
         if effective is None:
             return standard
         dependant, overrides = effective
-        return lean_handler(dependant, standard, overrides) or standard
+        lean = lean_handler(dependant, standard, overrides)
+        if lean is None:
+            return standard
+        if dependant is self.dependant and overrides is None:
+            self._lean = lean  # no fallback to FastAPI's handler possible: no exit stacks needed
+        return lean
