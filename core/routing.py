@@ -14,11 +14,14 @@ route while `app.dependency_overrides` is in use, gets FastAPI's own handler.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 from fastapi import routing as fastapi_routing
+from fastapi._compat import ModelField, get_missing_field_error
+from fastapi.dependencies import utils as dependency_utils
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError
@@ -57,6 +60,83 @@ def _plain_provider(dependant: Dependant) -> _Provider | None:
     return _Provider(dependant.name, call, dependant.request_param_name is not None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Scalar:
+    """One path or query parameter with a single name in the request and a scalar type."""
+
+    field: ModelField
+    key: str
+    loc: tuple[str, str]
+    required: bool
+    validate_default: bool
+
+
+class _Params:
+    """Reads and validates a route's path or query parameters.
+
+    FastAPI's `request_params_to_args` works out, for every field on every request, whether it
+    is a sequence, a model or has several aliases (3.4 us for one int path parameter, 8.4 us
+    for two defaulted query parameters). Here that is settled once: scalar fields with one
+    request name are read directly and validated with the same `field.validate` and the same
+    "missing" error as FastAPI; anything else goes through FastAPI's function.
+    """
+
+    def __init__(self, fields: Sequence[ModelField]) -> None:
+        self.fields = fields
+        scalars = [_scalar(field) for field in fields]
+        self.scalars: list[_Scalar] | None = (
+            None if any(s is None for s in scalars) else [s for s in scalars if s is not None]
+        )
+
+    def read(self, received: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+        if self.scalars is None:
+            return request_params_to_args(self.fields, received)
+        values: dict[str, Any] = {}
+        errors: list[Any] = []
+        for param in self.scalars:
+            raw = received.get(param.key)
+            if raw is None:
+                if param.required:
+                    errors.append(get_missing_field_error(loc=param.loc))
+                    continue
+                default = deepcopy(param.field.default)
+                if not param.validate_default:
+                    values[param.field.name] = default
+                    continue
+                raw = default
+            value, field_errors = param.field.validate(raw, values, loc=param.loc)
+            if field_errors:
+                errors.extend(field_errors)
+            else:
+                values[param.field.name] = value
+        return values, errors
+
+
+# FastAPI's own answers to "several request names?", "a JSON field?", "a parameter model?";
+# private, so a FastAPI without them sends every field through request_params_to_args.
+_ALIASES = getattr(dependency_utils, "_get_param_aliases", None)
+_IS_JSON = getattr(dependency_utils, "_is_json_field", None)
+_PARAM_MODEL = getattr(dependency_utils, "_get_param_model", None)
+
+
+def _scalar(field: ModelField) -> _Scalar | None:
+    info = field.field_info
+    where = getattr(getattr(info, "in_", None), "value", None)
+    if (
+        _ALIASES is None or _IS_JSON is None or _PARAM_MODEL is None
+        or where not in ("path", "query")
+        or _IS_JSON(field)
+        or dependency_utils.field_annotation_is_sequence(info.annotation)
+        or _PARAM_MODEL(field) is not None
+    ):
+        return None
+    pairs = _ALIASES(field)
+    if len(pairs) != 1:
+        return None
+    key = pairs[0][1]
+    return _Scalar(field, key, (where, key), info.is_required(), bool(info.validate_default))
+
+
 def _special_params(dependant: Dependant) -> bool:
     return any((
         dependant.websocket_param_name, dependant.http_connection_param_name,
@@ -90,15 +170,15 @@ def lean_handler(dependant: Dependant, standard: Handler, overrides: Any) -> Han
         return None
     plain = [p for p in providers if p is not None]
     request_name = dependant.request_param_name
-    path_fields, query_fields = dependant.path_params, dependant.query_params
+    path_params, query_params = _Params(dependant.path_params), _Params(dependant.query_params)
     header_fields = dependant.header_params
 
     async def handler(request: Request) -> Response:
         if overrides is not None and overrides.dependency_overrides:
             return await standard(request)  # tests may swap dependencies: FastAPI's way
-        values, errors = request_params_to_args(path_fields, request.path_params)
-        if query_fields:
-            query, query_errors = request_params_to_args(query_fields, request.query_params)
+        values, errors = path_params.read(request.path_params)
+        if query_params.fields:
+            query, query_errors = query_params.read(request.query_params)
             values.update(query)
             errors += query_errors
         if header_fields:
