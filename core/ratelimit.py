@@ -16,7 +16,6 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -183,6 +182,18 @@ class WindowMemoryStorage(MemoryStorage):
         window.extend([now] * amount)
         return True
 
+    def take(self, key: str, limit: int, expiry: int) -> tuple[float, int, bool]:
+        """Stats and hit in one step: (window start, hits before this one, whether allowed)."""
+        now = self.clock()
+        self._sweep(now)
+        window = self._live(key, expiry, now)
+        used = len(window)
+        start = window[0] if window else now
+        if used >= limit:
+            return start, used, False
+        window.append(now)
+        return start, used, True
+
     async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         now = self.clock()
         window = self._live(key, expiry, now)
@@ -251,22 +262,21 @@ class RateLimiter:
 
     async def check(self, item: RateLimitItem, *identifiers: str) -> Verdict | None:
         """Take one request from the budget; None when storage cannot answer (fail open)."""
+        key, expiry = _storage_key(item, identifiers), item.get_expiry()
+        if not self.remote:
+            # In-process counters cannot fail or hang: one plain call, no awaits, no deadline.
+            start, used, allowed = self.storage.take(key, item.amount, expiry)
+            return _verdict(item, start + expiry, used, allowed)
         if self._down_since is not None:
             now = time.monotonic()
             if now < self._retry_at:
                 return None
             self._retry_at = now + RETRY_STORAGE_EVERY  # this request probes; others pass
-        # In-process counters cannot hang; only a network storage needs the deadline (and its
-        # timer handle per request).
-        deadline: AbstractAsyncContextManager[object] = (
-            asyncio.timeout(self.timeout) if self.remote else nullcontext()
-        )
         try:
-            async with deadline:
+            async with asyncio.timeout(self.timeout):
                 # MovingWindowRateLimiter's get_window_stats then hit, on the storage directly
                 # with the key built once (limits builds it per call, the costliest part of a
                 # hit). Stats first: a client already over its budget costs one round trip.
-                key, expiry = _storage_key(item, identifiers), item.get_expiry()
                 start, used = await self.storage.get_moving_window(key, item.amount, expiry)
                 allowed = used < item.amount and await self.storage.acquire_entry(
                     key, item.amount, expiry
@@ -277,8 +287,7 @@ class RateLimiter:
         self._failures = 0
         if self._down_since is not None:
             self._recovered(self._down_since)
-        remaining = item.amount - used - 1 if allowed else 0
-        return Verdict(allowed, max(remaining, 0), start + expiry)
+        return _verdict(item, start + expiry, used, allowed)
 
     def _failed(self, exc: BaseException) -> None:
         self._failures += 1
@@ -299,6 +308,11 @@ class RateLimiter:
     def rejected(self, route: str) -> None:
         if self.on_reject is not None:
             self.on_reject(route)
+
+
+def _verdict(item: RateLimitItem, reset: float, used: int, allowed: bool) -> Verdict:
+    remaining = item.amount - used - 1 if allowed else 0
+    return Verdict(allowed, max(remaining, 0), reset)
 
 
 @dataclass(frozen=True)
@@ -336,12 +350,13 @@ class LimitedRoute:
         if verdict is None:
             await self.handle(scope, receive, send)
             return
-        headers = {
-            "X-RateLimit-Limit": rule.limit,
-            "X-RateLimit-Remaining": str(verdict.remaining),
-            "X-RateLimit-Reset": str(math.ceil(verdict.reset)),
-        }
+        reset = str(math.ceil(verdict.reset))
         if not verdict.allowed:
+            headers = {
+                "X-RateLimit-Limit": rule.limit,
+                "X-RateLimit-Remaining": str(verdict.remaining),
+                "X-RateLimit-Reset": reset,
+            }
             limiter.rejected(rule.path)
             retry_after = max(1, math.ceil(verdict.reset - time.time()))
             # Answered here rather than raised: the 429 is the cheapest answer the service
@@ -353,7 +368,11 @@ class LimitedRoute:
             )
             await refusal(scope, receive, send)
             return
-        raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+        raw = (
+            (b"x-ratelimit-limit", rule.limit.encode()),
+            (b"x-ratelimit-remaining", str(verdict.remaining).encode()),
+            (b"x-ratelimit-reset", reset.encode()),
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

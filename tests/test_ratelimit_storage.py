@@ -108,3 +108,23 @@ async def test_clear_and_reset_forget_windows():
     assert await limiter.hit(item, "c")
     await storage.reset()
     assert storage.windows == {}
+
+
+async def test_take_agrees_with_the_moving_window_strategy():
+    """`take` (the limiter's one-call path) gives the same verdicts, windows and reset times as
+    limits' MovingWindowRateLimiter on an identical storage, step by step."""
+    limiter, reference, ref_clock = limiter_with_clock()
+    storage, clock = WindowMemoryStorage(), Clock()
+    storage.clock = clock
+    item = parse("3/minute")
+    key = item.key_for("c")
+    for step in [0, 1, 1, 10, 20, 29, 1, 0, 60, 5]:
+        clock.now += step
+        ref_clock.now += step
+        stats = await limiter.get_window_stats(item, "c")
+        allowed = await limiter.hit(item, "c")
+        start, used, took = storage.take(key, item.amount, item.get_expiry())
+        assert took == allowed
+        assert item.amount - used == stats.remaining
+        assert start + item.get_expiry() == stats.reset_time
+    assert list(storage.windows[key]) == list(reference.windows[key])
