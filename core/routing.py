@@ -8,8 +8,9 @@ itself, all of that is about 40 % of a request's CPU. `LeanRoute.get_route_handl
 documented hook for custom route classes) gives such routes a handler that validates the same
 parameters with FastAPI's own `request_params_to_args` (the same 422 items), awaits the
 dependencies, and calls the endpoint. Everything else (OpenAPI, routing, exception handlers,
-the rate limiter's wrapper) is FastAPI's and unchanged. Any route outside that shape, and every
-route while `app.dependency_overrides` is in use, gets FastAPI's own handler.
+the rate limiter's wrapper) is FastAPI's and unchanged. Any route outside that shape gets
+FastAPI's own handler (as does an included route while `app.dependency_overrides` is in use;
+ServiceApp's routes take no overrides, see core/app.py).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -54,6 +56,7 @@ def _plain_provider(dependant: Dependant) -> _Provider | None:
         or dependant.cookie_params
         or dependant.body_params
         or dependant.own_oauth_scopes
+        or dependant.concurrency is not None  # Depends(max_concurrency=...): FastAPI's semaphore
         or _special_params(dependant)
     ):
         return None
@@ -169,6 +172,9 @@ def lean_handler(dependant: Dependant, standard: Handler, overrides: Any) -> Han
     if any(p is None for p in providers):
         return None
     plain = [p for p in providers if p is not None]
+    if len({p.call for p in plain}) < len(plain):
+        return None  # one dependency used twice: FastAPI's per-request cache decides
+
     request_name = dependant.request_param_name
     path_params, query_params = _Params(dependant.path_params), _Params(dependant.query_params)
     header_fields = dependant.header_params
@@ -176,6 +182,14 @@ def lean_handler(dependant: Dependant, standard: Handler, overrides: Any) -> Han
     async def handler(request: Request) -> Response:
         if overrides is not None and overrides.dependency_overrides:
             return await standard(request)  # tests may swap dependencies: FastAPI's way
+        # Dependencies first, then parameters, as FastAPI does: an error a dependency raises
+        # wins over a 422.
+        solved = {
+            provider.name: await (
+                provider.call(request) if provider.takes_request else provider.call()
+            )
+            for provider in plain
+        }
         values, errors = path_params.read(request.path_params)
         if query_params.fields:
             query, query_errors = query_params.read(request.query_params)
@@ -187,13 +201,12 @@ def lean_handler(dependant: Dependant, standard: Handler, overrides: Any) -> Han
             errors += header_errors
         if errors:
             raise RequestValidationError(errors)
-        for provider in plain:
-            values[provider.name] = await (
-                provider.call(request) if provider.takes_request else provider.call()
-            )
+        values.update(solved)
         if request_name is not None:
             values[request_name] = request
-        response: Response = await call(**values)
+        response = await call(**values)
+        if not isinstance(response, Response):
+            raise TypeError(f"{call.__qualname__} is annotated to return a Response")
         return response
 
     return handler
@@ -215,14 +228,19 @@ def _effective(route: APIRoute) -> tuple[Dependant, Any] | None:
 
 
 def _direct_app(handler: Handler) -> ASGIApp:
-    """The route's ASGI app around a lean handler. FastAPI's `request_response` also opens two
-    exit stacks (for `yield` dependencies, which lean routes do not have) and a second layer of
-    exception handling; raised errors reach the app's ExceptionMiddleware, which maps them with
-    the same handlers."""
+    """The route's ASGI app around a lean handler: FastAPI's `request_response` without its two
+    exit stacks (for `yield` dependencies, which lean routes do not have). Errors are mapped
+    here, inside the route, as Starlette does, so what wraps the route (the rate limiter's
+    X-RateLimit headers) applies to error answers too."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        response = await handler(Request(scope, receive, send))
-        await response(scope, receive, send)
+        request = Request(scope, receive, send)
+
+        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+            response = await handler(request)
+            await response(scope, receive, send)
+
+        await wrap_app_handling_exceptions(respond, request)(scope, receive, send)
 
     return app
 

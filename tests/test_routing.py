@@ -25,6 +25,19 @@ async def get_yielded() -> AsyncIterator[str]:
     yield "from a yield dependency"
 
 
+class Refused(Exception):
+    pass
+
+
+async def refuse() -> None:
+    raise Refused
+
+
+async def count(request: Request) -> int:
+    request.state.calls = getattr(request.state, "calls", 0) + 1
+    return int(request.state.calls)
+
+
 def _router(route_class: type[APIRoute]) -> APIRouter:
     router = APIRouter(prefix="/probe", route_class=route_class)
 
@@ -54,7 +67,25 @@ def _router(route_class: type[APIRoute]) -> APIRouter:
     async def model() -> dict[str, int]:
         return {"served": 1}
 
+    @router.get("/refused/{n}")
+    async def refused(n: int, _: Annotated[None, Depends(refuse)]) -> Response:
+        return Response(b"{}", media_type="application/json")
+
+    @router.get("/twice")
+    async def twice(
+        a: Annotated[int, Depends(count)], b: Annotated[int, Depends(count)]
+    ) -> Response:
+        return Response(orjson.dumps({"a": a, "b": b}), media_type="application/json")
+
+    @router.get("/bounded")
+    async def bounded(c: Annotated[int, Depends(count, max_concurrency=1)]) -> Response:
+        return Response(orjson.dumps({"c": c}), media_type="application/json")
+
     return router
+
+
+async def refused_handler(request: Request, exc: Exception) -> Response:
+    return Response(b'{"detail": "refused"}', 418, media_type="application/json")
 
 
 @pytest.fixture
@@ -64,6 +95,7 @@ async def clients(pg_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.A
     pair = []
     for route_class in (APIRoute, LeanRoute):
         app = build_app(settings, routers=[_router(route_class)])
+        app.add_exception_handler(Refused, refused_handler)
         transport = httpx.ASGITransport(app=app)
         pair.append(httpx.AsyncClient(transport=transport, base_url="http://testserver"))
     async with pair[0], pair[1]:
@@ -85,6 +117,9 @@ def test_only_simple_routes_get_the_direct_handler():
         "/probe/needs/{name}": True,
         "/probe/yielded": False,  # a yield dependency needs FastAPI's exit stacks
         "/probe/model": False,  # returns data for FastAPI to serialise
+        "/probe/refused/{n}": True,
+        "/probe/twice": False,  # one dependency twice: FastAPI's per-request cache
+        "/probe/bounded": False,  # max_concurrency: FastAPI's semaphore
     }
 
 
@@ -117,6 +152,9 @@ def test_article_reads_use_the_direct_handler():
         ("/probe/needs/joe?q=12", {}),
         ("/probe/yielded", {}),
         ("/probe/model", {}),
+        ("/probe/refused/x", {}),  # the dependency's error wins over the 422, as in FastAPI
+        ("/probe/twice", {}),
+        ("/probe/bounded", {}),
     ],
 )
 async def test_direct_handler_answers_as_fastapi_does(clients, url, headers):
@@ -128,3 +166,32 @@ async def test_direct_handler_answers_as_fastapi_does(clients, url, headers):
     body.pop("request_id", None)
     reference.pop("request_id", None)
     assert body == reference
+
+
+async def test_errors_on_direct_routes_carry_rate_limit_headers(client):
+    """The limiter wraps the route; an error mapped inside the route passes through it."""
+    for url, status in [("/articles/0", 404), ("/articles/abc", 422), ("/articles?limit=0", 422),
+                        ("/articles/by-slug/NOPE", 404)]:
+        response = await client.get(url)
+        assert response.status_code == status, url
+        assert response.headers["x-ratelimit-limit"] == "600", url
+        assert int(response.headers["x-ratelimit-remaining"]) >= 0
+        assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+async def test_dependency_overrides_are_refused_not_ignored(client):
+    from core.db import get_pool
+
+    with pytest.raises(RuntimeError, match="dependency_overrides"):
+        client.app.dependency_overrides[get_pool] = lambda: None
+    with pytest.raises(RuntimeError, match="dependency_overrides"):
+        client.app.dependency_overrides.update({get_pool: lambda: None})
+    assert client.app.dependency_overrides == {}
+
+
+def test_include_router_with_options_is_fastapis(pg_url):
+    app = build_app(make_settings(pg_url), routers=[])
+    app.include_router(_router(LeanRoute), prefix="/v2")
+    paths = {getattr(route, "path", None) for route in app.routes}
+    assert "/probe/items/{item_id}" not in paths  # not joined flat: an included router
+    assert "/v2/probe/items/{item_id}" in app.openapi()["paths"]
