@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 
+import pytest
 from starlette.middleware.exceptions import ExceptionMiddleware
 
 from core.middleware import CORS, RequestContextMiddleware
@@ -28,3 +29,18 @@ async def test_middleware_stack_has_no_duplicate_layers(make_client):
     assert ExceptionMiddleware.__name__ in layers
     assert "ServerErrorMiddleware" not in layers  # LastResortMiddleware is the 500
     assert "ExceptionTelemetryMiddleware" not in layers
+
+
+def test_what_the_slim_stack_would_ignore_fails_at_start_up(pg_url):
+    from conftest import make_settings
+    from core.app import build_app
+
+    with_500 = build_app(make_settings(pg_url), routers=[])
+    with_500.add_exception_handler(500, lambda request, exc: None)
+    with pytest.raises(RuntimeError, match="LastResortMiddleware"):
+        with_500.build_middleware_stack()
+
+    with_limit = build_app(make_settings(pg_url), routers=[])
+    with_limit.max_body_size = 10
+    with pytest.raises(RuntimeError, match="MAX_BODY_BYTES"):
+        with_limit.build_middleware_stack()
