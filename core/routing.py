@@ -5,12 +5,13 @@ FastAPI's request handler is general: it reads bodies and forms, solves a depend
 such parameters), and serialises a response model. For a read route that takes path, query or
 header parameters plus plain `async def get_x(request)` dependencies and returns a `Response`
 itself, all of that is about 40 % of a request's CPU. `LeanRoute.get_route_handler` (FastAPI's
-documented hook for custom route classes) gives such routes a handler that validates the same
-parameters with FastAPI's own `request_params_to_args` (the same 422 items), awaits the
-dependencies, and calls the endpoint. Everything else (OpenAPI, routing, exception handlers,
-the rate limiter's wrapper) is FastAPI's and unchanged. Any route outside that shape gets
-FastAPI's own handler (as does an included route while `app.dependency_overrides` is in use;
-ServiceApp's routes take no overrides, see core/app.py).
+documented hook for custom route classes) gives such routes a handler that awaits the
+dependencies, validates the parameters as FastAPI does (`field.validate` and its missing-field
+error; anything unusual through FastAPI's `request_params_to_args`: the same 422 items), and
+calls the endpoint. Everything else (OpenAPI, routing, exception handlers, the rate limiter's
+wrapper) is FastAPI's and unchanged. Any route outside that shape gets FastAPI's own handler
+(as does an included route while `app.dependency_overrides` is in use; routes joined by
+ServiceApp take no overrides, see core/service_app.py).
 """
 from __future__ import annotations
 

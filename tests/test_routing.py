@@ -195,3 +195,14 @@ def test_include_router_with_options_is_fastapis(pg_url):
     paths = {getattr(route, "path", None) for route in app.routes}
     assert "/probe/items/{item_id}" not in paths  # not joined flat: an included router
     assert "/v2/probe/items/{item_id}" in app.openapi()["paths"]
+
+
+async def test_exhausted_pool_on_a_direct_route_is_503_not_500(make_client):
+    client = await make_client(db_pool_min_size=1, db_pool_max_size=1, db_pool_timeout=0.3)
+    async with client.app.state.pool.connection():  # the only connection is taken
+        response = await client.get("/articles/1")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.headers["x-ratelimit-limit"] == "600"
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+    assert (await client.get("/articles/0")).status_code == 404  # the pool serves again
