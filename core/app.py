@@ -8,18 +8,20 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 import structlog
 from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
+from .clients import install_client_address
 from .db import install_database_errors, make_pool
 from .docs import install_docs
 from .embedded import database
 from .errors import install_error_handlers
 from .logging import configure_logging
 from .metrics import export_metrics, record_rate_limited
-from .middleware import CORS, BodyLimitMiddleware, LastResortMiddleware, RequestContextMiddleware
+from .middleware import BodyLimitMiddleware, LastResortMiddleware, RequestContextMiddleware
 from .migrations import apply_migrations, migration_ids
 from .ratelimit import install_rate_limits
+from .routing import include_routes
 from .security import key_digests
-from .service_app import ServiceApp
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -76,7 +78,7 @@ def build_app(
 ) -> FastAPI:
     """Core wiring: logging, errors, middleware (all pure ASGI), docs, then the routers."""
     configure_logging(settings)
-    app = ServiceApp(
+    app = FastAPI(
         title="Articles service",
         version="1.0.0",
         description=(
@@ -96,18 +98,20 @@ def build_app(
     # so every response (413, 429, 500 included) gets X-Request-ID and CORS headers.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LastResortMiddleware)
-    app.add_middleware(
-        CORS,
-        allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=[
-            "Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID",
-        ],
-        expose_headers=_EXPOSED,
-        max_age=600,
-    )
+    if settings.cors_origins:  # no allowed origin: no response varies by Origin
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID",
+            ],
+            expose_headers=_EXPOSED,
+            max_age=600,
+        )
     app.add_middleware(RequestContextMiddleware)
-    install_docs(app)
+    install_client_address(app, settings)
     for router in routers:  # busiest first: routes are matched in order
-        app.include_router(router)
+        include_routes(app, router)
+    install_docs(app)
     return app

@@ -1,26 +1,31 @@
-"""PostgreSQL connection pool, the `Db` dependency, and the 503 for a database that cannot answer.
+"""PostgreSQL connection pool, the connection dependencies, and the 503 for a database that
+cannot answer.
 
-Routes receive the pool through `Db` and borrow a connection only around their SQL:
+A route whose work is its SQL takes `Conn`, the FastAPI chapter's `yield` dependency:
 
-    async def get_article(article_id: int, db: Db) -> Response:
-        async with db.connection() as conn:
-            article = await queries.get_by_id(conn, article_id)
-        ...
+    async def get_article(article_id: int, conn: Conn) -> ArticleOut:
+        return await queries.get_by_id(conn, article_id)
 
-The connection goes back to the pool before the response is built and sent, so a slow client
-never holds one. The dependency is a plain `async def` (a `yield` dependency costs an exit stack
-per request, and a sync one a worker-thread hop). An exhausted pool (PoolTimeout) or PostgreSQL
-down (OperationalError) anywhere in a request becomes 503 + Retry-After in one handler.
+It borrows a pooled connection before the endpoint runs and, being `scope="function"`, returns
+it when the endpoint returns, before the response is serialised and sent: a slow client never
+holds a connection. Tests swap it with `app.dependency_overrides[get_connection] = fake`.
+
+A route that does slow work besides SQL (a feed import fetching over the network) takes `Pool`
+instead and borrows a connection only around each statement (`async with pool.connection()`),
+so it never holds one across the fetch. An exhausted pool (PoolTimeout) or PostgreSQL down
+(OperationalError) anywhere in a request becomes 503 + Retry-After in one handler.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import psycopg
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from .errors import DatabaseUnavailable, error_response
@@ -55,8 +60,17 @@ async def get_pool(request: Request) -> AsyncConnectionPool:
     return pool
 
 
-Db = Annotated[AsyncConnectionPool, Depends(get_pool)]
-"""The pool; `async with db.connection() as conn` borrows a connection for the SQL at hand."""
+async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    pool: AsyncConnectionPool = request.app.state.pool
+    async with pool.connection() as conn:
+        yield conn
+
+
+Pool = Annotated[AsyncConnectionPool, Depends(get_pool)]
+"""The pool, for routes that must not hold a connection across slow non-SQL work."""
+
+Conn = Annotated[AsyncConnection, Depends(get_connection, scope="function")]
+"""A pooled connection for the endpoint's run; back in the pool before the response is sent."""
 
 _STATS = ("pool_size", "pool_available", "requests_waiting")
 

@@ -1,15 +1,18 @@
-"""Pure ASGI middleware: request context, access log and metrics, CORS, last-resort 500, body
-limit."""
+"""Pure ASGI middleware: request context, access log and metrics, last-resort 500, body limit.
+CORS is Starlette's own `CORSMiddleware`."""
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import time
+from collections.abc import Awaitable, Callable
 
 import structlog
 from fastapi import HTTPException
-from starlette.datastructures import Headers
-from starlette.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
@@ -91,35 +94,13 @@ class RequestContextMiddleware:
             )
 
 
-class CORS(CORSMiddleware):
-    """Starlette's CORS, with a direct path for requests that carry no Origin (same-origin or
-    not from a browser: nearly all traffic). Those need no CORS headers, only `Vary: Origin`
-    so a cache keeps cross-origin answers apart; upstream builds two header views per request
-    to add it. Requests with an Origin, preflights included, take upstream's path unchanged."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
-            await super().__call__(scope, receive, send)
-            return
-
-        async def send_with_vary(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.setdefault("headers", [])
-                if any(name.lower() == b"vary" for name, _ in headers):
-                    await super(CORS, self).send(message, send, _NO_HEADERS)  # merge upstream's way
-                    return
-                message["headers"] = [*headers, _VARY_ORIGIN]
-            await send(message)
-
-        await self.app(scope, receive, send_with_vary)
-
-
-_VARY_ORIGIN = (b"vary", b"Origin")
-_NO_HEADERS = Headers(raw=[])
-
-
 class LastResortMiddleware:
-    """An unhandled exception becomes 500 {"detail": "Server error"}; the trace goes to the log."""
+    """An unhandled exception is logged with its trace and answered with the app's own
+    `@app.exception_handler(Exception)` (or 500) when one is registered, else with 500
+    {"detail": "Server error"}. It sits inside the request context and CORS, so that answer
+    carries X-Request-ID and CORS headers, which Starlette's outermost ServerErrorMiddleware
+    (where such a handler would otherwise run) cannot give it. With `debug=True` the exception
+    goes on to ServerErrorMiddleware: the traceback page, as in any FastAPI app."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -137,10 +118,33 @@ class LastResortMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:  # noqa: BLE001 - the one last-resort handler
+        except Exception as exc:
             errlog.exception("unhandled_error", route=route_template(scope))
-            if not started:
-                await error_response(scope, 500, "Server error")(scope, receive, send)
+            app = scope.get("app")
+            if getattr(app, "debug", False):
+                raise
+            if started:
+                return
+            handler = _server_error_handler(app)
+            if handler is None:
+                response = error_response(scope, 500, "Server error")
+            else:
+                response = await handler(Request(scope, receive), exc)
+            await response(scope, receive, send)
+
+
+def _server_error_handler(app: object) -> Callable[..., Awaitable[Response]] | None:
+    handlers = getattr(app, "exception_handlers", {})
+    handler = handlers.get(Exception) or handlers.get(500)
+    if handler is None:
+        return None
+    if inspect.iscoroutinefunction(handler):
+        return handler  # type: ignore[no-any-return]
+
+    async def in_thread(request: Request, exc: Exception) -> Response:
+        return await run_in_threadpool(handler, request, exc)  # type: ignore[no-any-return]
+
+    return in_thread
 
 
 class BodyTooLarge(HTTPException):

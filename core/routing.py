@@ -1,270 +1,253 @@
-"""`LeanRoute`: FastAPI's APIRoute with a direct handler for routes that need nothing more.
+"""`FastRoute`: FastAPI's APIRoute with a shorter request handler for the common route shape.
 
-FastAPI's request handler is general: it reads bodies and forms, solves a dependency tree
-(building a Response, query, header and cookie objects per level, whether or not a route has
-such parameters), and serialises a response model. For a read route that takes path, query or
-header parameters plus plain `async def get_x(request)` dependencies and returns a `Response`
-itself, all of that is about 40 % of a request's CPU. `LeanRoute.get_route_handler` (FastAPI's
-documented hook for custom route classes) gives such routes a handler that awaits the
-dependencies, validates the parameters as FastAPI does (`field.validate` and its missing-field
-error; anything unusual through FastAPI's `request_params_to_args`: the same 422 items), and
-calls the endpoint. Everything else (OpenAPI, routing, exception handlers, the rate limiter's
-wrapper) is FastAPI's and unchanged. Any route outside that shape gets FastAPI's own handler
-(as does an included route while `app.dependency_overrides` is in use; routes joined by
-ServiceApp take no overrides, see core/service_app.py).
+FastAPI's request handler is general: it reads bodies and forms, and solves a dependency tree
+(building a Response, query, header and cookie views per level whether or not a route has
+such parameters, and an anyio cancel scope per `yield` dependency). For a route of the shape
+most reads have, that is about a third of a request's CPU. `FastRoute.get_route_handler`,
+FastAPI's documented hook for custom route classes, hands such routes a handler that does the
+same steps in the same order with FastAPI's own pieces, and leaves everything around it to
+FastAPI: `request_response` and its exit stacks, the exception handlers, OpenAPI, routing.
+
+The shape (anything else gets FastAPI's own handler, unchanged):
+
+- dependencies that take the `Request` or nothing: `async def get_x(request)`, or an async
+  generator (`yield`) with `Depends(..., scope="function")`, at most one of those;
+- path, query and header parameters (validated by FastAPI's `request_params_to_args`: the
+  same values and the same 422 items), `request: Request`, `response: Response`;
+- no body, no cookies, no background tasks, no security scopes, no `max_concurrency`.
+
+Per request, while `app.dependency_overrides` holds anything, the route hands the request to
+FastAPI's own handler, so every override (assigned, replaced, `|=`, monkeypatched) is honoured
+and clearing it brings the fast path back. The return value goes through `response_model` as
+in FastAPI: validated (`from_attributes`, as FastAPI does), filtered to the model's fields and
+serialised by pydantic-core's `dump_json`, with the route's include/exclude options; a
+`Response` returned is sent as it is. Yield dependencies exit when the endpoint returns or
+raises (the exception is thrown into the generator), before the response is serialised.
 """
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from copy import deepcopy
+from collections.abc import Callable, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, get_type_hints
+from typing import Any
 
-from fastapi import routing as fastapi_routing
-from fastapi._compat import ModelField, get_missing_field_error
-from fastapi.dependencies import utils as dependency_utils
+from fastapi import APIRouter, FastAPI
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, ResponseValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from starlette._exception_handler import wrap_app_handling_exceptions
+from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .compat import effective_route
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+_NO_BODY = frozenset({204, 304})
 
 
 @dataclass(frozen=True, slots=True)
 class _Provider:
     name: str
-    call: Callable[..., Awaitable[Any]]
+    call: Callable[..., Any]
     takes_request: bool
-
-
-def _plain_provider(dependant: Dependant) -> _Provider | None:
-    """A dependency of the shape `async def get_x(request: Request)` (or no parameters)."""
-    call = dependant.call
-    if (
-        dependant.name is None
-        or call is None
-        or not inspect.iscoroutinefunction(call)
-        or dependant.dependencies
-        or dependant.path_params
-        or dependant.query_params
-        or dependant.header_params
-        or dependant.cookie_params
-        or dependant.body_params
-        or dependant.own_oauth_scopes
-        or dependant.concurrency is not None  # Depends(max_concurrency=...): FastAPI's semaphore
-        or _special_params(dependant)
-    ):
-        return None
-    return _Provider(dependant.name, call, dependant.request_param_name is not None)
-
-
-@dataclass(frozen=True, slots=True)
-class _Scalar:
-    """One path or query parameter with a single name in the request and a scalar type."""
-
-    field: ModelField
-    key: str
-    loc: tuple[str, str]
-    required: bool
-    validate_default: bool
-
-
-class _Params:
-    """Reads and validates a route's path or query parameters.
-
-    FastAPI's `request_params_to_args` works out, for every field on every request, whether it
-    is a sequence, a model or has several aliases (3.4 us for one int path parameter, 8.4 us
-    for two defaulted query parameters). Here that is settled once: scalar fields with one
-    request name are read directly and validated with the same `field.validate` and the same
-    "missing" error as FastAPI; anything else goes through FastAPI's function.
-    """
-
-    def __init__(self, fields: Sequence[ModelField]) -> None:
-        self.fields = fields
-        scalars = [_scalar(field) for field in fields]
-        self.scalars: list[_Scalar] | None = (
-            None if any(s is None for s in scalars) else [s for s in scalars if s is not None]
-        )
-
-    def read(self, received: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
-        if self.scalars is None:
-            return request_params_to_args(self.fields, received)
-        values: dict[str, Any] = {}
-        errors: list[Any] = []
-        for param in self.scalars:
-            raw = received.get(param.key)
-            if raw is None:
-                if param.required:
-                    errors.append(get_missing_field_error(loc=param.loc))
-                    continue
-                default = deepcopy(param.field.default)
-                if not param.validate_default:
-                    values[param.field.name] = default
-                    continue
-                raw = default
-            value, field_errors = param.field.validate(raw, values, loc=param.loc)
-            if field_errors:
-                errors.extend(field_errors)
-            else:
-                values[param.field.name] = value
-        return values, errors
-
-
-# FastAPI's own answers to "several request names?", "a JSON field?", "a parameter model?";
-# private, so a FastAPI without them sends every field through request_params_to_args.
-_ALIASES = getattr(dependency_utils, "_get_param_aliases", None)
-_IS_JSON = getattr(dependency_utils, "_is_json_field", None)
-_PARAM_MODEL = getattr(dependency_utils, "_get_param_model", None)
-
-
-def _scalar(field: ModelField) -> _Scalar | None:
-    info = field.field_info
-    where = getattr(getattr(info, "in_", None), "value", None)
-    if (
-        _ALIASES is None or _IS_JSON is None or _PARAM_MODEL is None
-        or where not in ("path", "query")
-        or _IS_JSON(field)
-        or dependency_utils.field_annotation_is_sequence(info.annotation)
-        or _PARAM_MODEL(field) is not None
-    ):
-        return None
-    pairs = _ALIASES(field)
-    if len(pairs) != 1:
-        return None
-    key = pairs[0][1]
-    return _Scalar(field, key, (where, key), info.is_required(), bool(info.validate_default))
+    generator: bool  # entered as an async context manager around the endpoint
 
 
 def _special_params(dependant: Dependant) -> bool:
     return any((
         dependant.websocket_param_name, dependant.http_connection_param_name,
-        dependant.response_param_name, dependant.background_tasks_param_name,
-        dependant.security_scopes_param_name,
+        dependant.background_tasks_param_name, dependant.security_scopes_param_name,
+        dependant.body_params, dependant.cookie_params, dependant.own_oauth_scopes,
+        dependant.concurrency is not None,
     ))
 
 
-def _returns_response(call: Callable[..., Any]) -> bool:
-    try:
-        returned = get_type_hints(call).get("return")
-    except (NameError, TypeError):
-        return False
-    return isinstance(returned, type) and issubclass(returned, Response)
-
-
-def lean_handler(dependant: Dependant, standard: Handler, overrides: Any) -> Handler | None:
-    """The direct handler for `dependant`, or None when the route needs FastAPI's own."""
+def _provider(dependant: Dependant) -> _Provider | None:
+    """A dependency of the shape `async def get_x(request: Request)` (or no parameters), or
+    the same as an async generator with scope="function"."""
     call = dependant.call
     if (
-        call is None
-        or not inspect.iscoroutinefunction(call)
-        or not _returns_response(call)
-        or dependant.body_params
-        or dependant.cookie_params
+        dependant.name is None or call is None or not dependant.use_cache
+        or dependant.dependencies or dependant.path_params or dependant.query_params
+        or dependant.header_params or dependant.response_param_name
         or _special_params(dependant)
     ):
         return None
-    providers = [_plain_provider(sub) for sub in dependant.dependencies]
-    if any(p is None for p in providers):
-        return None
-    plain = [p for p in providers if p is not None]
-    if len({p.call for p in plain}) < len(plain):
-        return None  # one dependency used twice: FastAPI's per-request cache decides
+    takes_request = dependant.request_param_name is not None
+    if inspect.isasyncgenfunction(call):
+        if dependant.scope != "function":
+            return None  # exits after the response is sent: FastAPI's request stack
+        return _Provider(dependant.name, asynccontextmanager(call), takes_request, True)
+    if inspect.iscoroutinefunction(call):
+        return _Provider(dependant.name, call, takes_request, False)
+    return None
 
-    request_name = dependant.request_param_name
-    path_params, query_params = _Params(dependant.path_params), _Params(dependant.query_params)
-    header_fields = dependant.header_params
 
-    async def handler(request: Request) -> Response:
-        if overrides is not None and overrides.dependency_overrides:
-            return await standard(request)  # tests may swap dependencies: FastAPI's way
-        # Dependencies first, then parameters, as FastAPI does: an error a dependency raises
-        # wins over a 422.
-        solved = {
-            provider.name: await (
-                provider.call(request) if provider.takes_request else provider.call()
-            )
-            for provider in plain
+class _Output:
+    """The route's response: status, response_model validation and JSON, as FastAPI does."""
+
+    def __init__(self, route: Any) -> None:
+        self.status = route.status_code or 200
+        model = route.response_model
+        self.adapter: TypeAdapter[Any] | None = None if model is None else TypeAdapter(model)
+        self.options = {
+            "include": route.response_model_include, "exclude": route.response_model_exclude,
+            "by_alias": route.response_model_by_alias,
+            "exclude_unset": route.response_model_exclude_unset,
+            "exclude_defaults": route.response_model_exclude_defaults,
+            "exclude_none": route.response_model_exclude_none,
         }
-        values, errors = path_params.read(request.path_params)
-        if query_params.fields:
-            query, query_errors = query_params.read(request.query_params)
+
+    def response(self, content: Any, sub: Response | None) -> Response:
+        if isinstance(content, Response):
+            return content
+        status = sub.status_code if sub is not None and sub.status_code else self.status
+        body: bytes | memoryview = b""
+        if status in _NO_BODY or status < 200:
+            pass
+        elif self.adapter is None:
+            body = JSONResponse(content).body
+        else:
+            try:
+                value = self.adapter.validate_python(content, from_attributes=True)
+            except ValidationError as exc:
+                raise ResponseValidationError(errors=exc.errors(), body=content) from exc
+            body = self.adapter.dump_json(value, **self.options)
+        response = Response(body, status, media_type="application/json")
+        if sub is not None:
+            response.headers.raw.extend(sub.headers.raw)
+        return response
+
+
+def fast_handler(route: Any, standard: Handler) -> Handler | None:
+    """The short handler for `route` (APIRoute or an inclusion of it), or None when the route
+    needs FastAPI's own."""
+    dependant: Dependant = route.dependant
+    call = dependant.call
+    if (
+        call is None or not inspect.iscoroutinefunction(call) or _special_params(dependant)
+        or getattr(route, "is_sse_stream", False) or getattr(route, "is_json_stream", False)
+        or not isinstance(route.response_class, DefaultPlaceholder)  # FastAPI's fast path too
+        or route.response_class.value is not JSONResponse
+    ):
+        return None
+    found = [_provider(sub) for sub in dependant.dependencies]
+    providers = [p for p in found if p is not None]
+    if (
+        len(providers) < len(found)
+        or len({p.call for p in providers}) < len(providers)  # FastAPI's cache decides
+        or sum(p.generator for p in providers) > 1
+    ):
+        return None
+    overrides = route.dependency_overrides_provider
+    output = _Output(route)
+    request_name, response_name = dependant.request_param_name, dependant.response_param_name
+    has_generator = any(p.generator for p in providers)
+
+    async def run(request: Request, values: dict[str, Any]) -> Any:
+        path, errors = request_params_to_args(dependant.path_params, request.path_params)
+        errors = list(errors)
+        values.update(path)
+        if dependant.query_params:
+            query, query_errors = request_params_to_args(
+                dependant.query_params, request.query_params
+            )
             values.update(query)
             errors += query_errors
-        if header_fields:
-            headers, header_errors = request_params_to_args(header_fields, request.headers)
+        if dependant.header_params:
+            headers, header_errors = request_params_to_args(
+                dependant.header_params, request.headers
+            )
             values.update(headers)
             errors += header_errors
         if errors:
             raise RequestValidationError(errors)
-        values.update(solved)
         if request_name is not None:
             values[request_name] = request
-        response = await call(**values)
-        if not isinstance(response, Response):
-            raise TypeError(f"{call.__qualname__} is annotated to return a Response")
-        return response
+        return await call(**values)
+
+    async def handler(request: Request) -> Response:
+        if overrides is not None and overrides.dependency_overrides:
+            return await standard(request)  # tests swap dependencies: FastAPI's own way
+        sub = None
+        values: dict[str, Any] = {}
+        if response_name is not None:
+            sub = values[response_name] = Response()
+            del sub.headers["content-length"]
+            sub.status_code = None  # type: ignore[assignment]
+        if not has_generator:
+            for p in providers:  # dependencies first, then parameters, as FastAPI does
+                values[p.name] = await (p.call(request) if p.takes_request else p.call())
+            return output.response(await run(request, values), sub)
+        async with AsyncExitStack() as stack:
+            for p in providers:
+                made = p.call(request) if p.takes_request else p.call()
+                values[p.name] = await (stack.enter_async_context(made) if p.generator else made)
+            content = await run(request, values)
+        return output.response(content, sub)
 
     return handler
 
 
-def _effective(route: APIRoute) -> tuple[Dependant, Any] | None:
-    """The dependant and overrides provider (the app) FastAPI uses for this inclusion of the
-    route: an included router may add dependencies. None when this FastAPI does not tell."""
-    context_var = getattr(fastapi_routing, "_effective_route_context_var", None)
-    if context_var is None:
-        return None
-    context = context_var.get()
-    if context is None or getattr(context, "original_route", None) is not route:
-        return route.dependant, route.dependency_overrides_provider
-    dependant = getattr(context, "dependant", None)
-    if not isinstance(dependant, Dependant):
-        return None
-    return dependant, getattr(context, "dependency_overrides_provider", None)
-
-
-def _direct_app(handler: Handler) -> ASGIApp:
-    """The route's ASGI app around a lean handler: FastAPI's `request_response` without its two
-    exit stacks (for `yield` dependencies, which lean routes do not have). Errors are mapped
-    here, inside the route, as Starlette does, so what wraps the route (the rate limiter's
-    X-RateLimit headers) applies to error answers too."""
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive, send)
-
-        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
-            response = await handler(request)
-            await response(scope, receive, send)
-
-        await wrap_app_handling_exceptions(respond, request)(scope, receive, send)
-
-    return app
-
-
-class LeanRoute(APIRoute):
-    """APIRoute whose simple read routes skip the general request handler (see module doc)."""
-
-    _lean: Handler | None = None
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, endpoint, **kwargs)
-        if self._lean is not None and self.max_body_size is None:
-            self.app = _direct_app(self._lean)
+class FastRoute(APIRoute):
+    """APIRoute whose common-shape routes take a shorter handler (see module doc)."""
 
     def get_route_handler(self) -> Handler:
         standard = super().get_route_handler()
-        effective = _effective(self)
-        if effective is None:
+        route = effective_route(self)
+        if route is None:
             return standard
-        dependant, overrides = effective
-        lean = lean_handler(dependant, standard, overrides)
-        if lean is None:
-            return standard
-        if dependant is self.dependant and overrides is None:
-            self._lean = lean  # no fallback to FastAPI's handler possible: no exit stacks needed
-        return lean
+        return fast_handler(route, standard) or standard
+
+
+def _plain(router: APIRouter) -> bool:
+    """A router of routes only: no lifespan, start-up or shutdown hooks, no nested routers."""
+    default_lifespan = type(APIRouter().lifespan_context)
+    return (
+        isinstance(router.lifespan_context, default_lifespan)
+        and not router.on_startup and not router.on_shutdown
+        and all(isinstance(route, APIRoute) for route in router.routes)
+    )
+
+
+def include_routes(app: FastAPI, router: APIRouter) -> None:
+    """`app.include_router(router)`, with the router's routes declared on the app itself.
+
+    FastAPI 0.165 keeps an included router as a layer of its own, matched (twice) on every
+    request: about a tenth of a GET by id. Declaring each route again with the app's documented
+    `add_api_route`, with every option the route was declared with, gives the same routes, in
+    declaration order after what the app already has, the same OpenAPI document, and routes
+    whose dependency overrides provider is the app. A router this cannot copy faithfully (one
+    with a lifespan or event hooks, or nested routers) is included by FastAPI itself.
+    """
+    if not _plain(router):
+        app.include_router(router)
+        return
+    for route in router.routes:
+        assert isinstance(route, APIRoute)
+        extra: dict[str, Any] = {}
+        if route.form_limits is not None:
+            extra["form_limits"] = route.form_limits
+        app.router.add_api_route(
+            route.path, route.endpoint, response_model=route.response_model,
+            status_code=route.status_code, tags=route.tags, dependencies=route.dependencies,
+            summary=route.summary, description=route.description,
+            response_description=route.response_description, responses=route.responses,
+            deprecated=route.deprecated, methods=route.methods, operation_id=route.operation_id,
+            response_model_include=route.response_model_include,
+            response_model_exclude=route.response_model_exclude,
+            response_model_by_alias=route.response_model_by_alias,
+            response_model_exclude_unset=route.response_model_exclude_unset,
+            response_model_exclude_defaults=route.response_model_exclude_defaults,
+            response_model_exclude_none=route.response_model_exclude_none,
+            include_in_schema=route.include_in_schema, response_class=route.response_class,
+            name=route.name, route_class_override=type(route), callbacks=route.callbacks,
+            openapi_extra=route.openapi_extra,
+            generate_unique_id_function=route.generate_unique_id_function,
+            strict_content_type=route.strict_content_type, max_body_size=route.max_body_size,
+            **extra,
+        )

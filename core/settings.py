@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
 
     rate_limit_storage_url: str = "memory://"
+    rate_limit_strategy: Literal["sliding-window-counter", "fixed-window", "moving-window"] = (
+        "sliding-window-counter"
+    )
     rate_limit_default: str = "600/minute"
     search_rate_limit: str = "10/minute"
     rate_limit_enabled: bool = True

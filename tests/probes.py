@@ -1,4 +1,4 @@
-"""Test-only routes that exercise core plumbing (Db, WriteKey, body reading, crashes)."""
+"""Test-only routes that exercise core plumbing (Pool, WriteKey, body reading, crashes)."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
-from core.db import Db
+from core.db import Pool
 from core.security import WriteKey
 
 
@@ -18,14 +18,14 @@ class Payload(BaseModel):
 
 def add_probe_routes(app: FastAPI) -> None:
     @app.get("/_probe/db")
-    async def probe_db(db: Db) -> dict[str, Any]:
+    async def probe_db(db: Pool) -> dict[str, Any]:
         async with db.connection() as conn:
             cur = await conn.execute("SELECT 1")
             row = await cur.fetchone()
         return {"one": row[0] if row else None}
 
     @app.get("/_probe/slow-db")
-    async def probe_slow_db(db: Db, seconds: float = 1.0) -> dict[str, Any]:
+    async def probe_slow_db(db: Pool, seconds: float = 1.0) -> dict[str, Any]:
         async with db.connection() as conn:
             await conn.execute("SELECT pg_sleep(%s)", (seconds,))
         return {"slept": seconds}

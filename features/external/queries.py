@@ -21,7 +21,7 @@ from .schemas import FeedOut, ImportOut, LastImport
 @asynccontextmanager
 async def connection(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection]:
     """A pooled connection borrowed only for the SQL at hand (never across a slow fetch);
-    an exhausted pool or PostgreSQL down is 503, as with core's `Db`."""
+    an exhausted pool or PostgreSQL down is 503, as with core's `Conn`."""
     try:
         async with pool.connection() as conn:
             yield conn

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from core.db import Db
+from core.db import Conn, Pool
 from core.errors import responses
 from core.security import WriteKey
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/external", tags=["external"])
 
 
 @router.post("/imports", responses=responses(401, 413, 422, 502, 503, 504))
-async def import_now(_: WriteKey, body: ImportIn, pool: Db, fetcher: FetcherDep) -> ImportOut:
+async def import_now(_: WriteKey, body: ImportIn, pool: Pool, fetcher: FetcherDep) -> ImportOut:
     """Import an RSS, Atom or JSON Feed now (every item, or the first `max_items`).
 
     422 names why a URL is refused (scheme, private address, robots.txt, not a feed, over
@@ -30,7 +30,7 @@ async def import_now(_: WriteKey, body: ImportIn, pool: Db, fetcher: FetcherDep)
     responses=responses(401, 409, 413, 422, 502, 503, 504),
 )
 async def register_feed(
-    _: WriteKey, body: FeedIn, pool: Db, fetcher: FetcherDep, response: Response
+    _: WriteKey, body: FeedIn, pool: Pool, fetcher: FetcherDep, response: Response
 ) -> FeedOut:
     """Register a feed for refresh every `interval_minutes`; its first import is due now."""
     url = service.normalize_url(body.url)
@@ -45,22 +45,20 @@ async def register_feed(
 
 @router.get("/feeds", responses=responses(422, 503))
 async def list_feeds(
-    db: Db,
+    conn: Conn,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
 ) -> FeedPage:
     """Registered feeds in registration order, with their last import's time, status, counts."""
-    async with db.connection() as conn:
-        feeds = await queries.list_feeds(conn, int(cursor or 0), limit + 1)
+    feeds = await queries.list_feeds(conn, int(cursor or 0), limit + 1)
     more = len(feeds) > limit
     return FeedPage(items=feeds[:limit], next_cursor=str(feeds[limit - 1].id) if more else None)
 
 
 @router.get("/feeds/{feed_id}", responses=responses(404, 422, 503))
-async def get_feed(feed_id: int, db: Db) -> FeedOut:
+async def get_feed(feed_id: int, conn: Conn) -> FeedOut:
     """One registered feed."""
-    async with db.connection() as conn:
-        feed = await queries.get_feed(conn, feed_id)
+    feed = await queries.get_feed(conn, feed_id)
     if feed is None:
         raise FeedNotFound
     return feed
@@ -70,9 +68,8 @@ async def get_feed(feed_id: int, db: Db) -> FeedOut:
     "/feeds/{feed_id}", status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(401, 404, 422, 503),
 )
-async def delete_feed(_: WriteKey, feed_id: int, db: Db) -> None:
+async def delete_feed(_: WriteKey, feed_id: int, conn: Conn) -> None:
     """Stop refreshing a feed (its imported articles stay)."""
-    async with db.connection() as conn:
-        deleted = await queries.delete_feed(conn, feed_id)
+    deleted = await queries.delete_feed(conn, feed_id)
     if not deleted:
         raise FeedNotFound

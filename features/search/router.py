@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import StringConstraints
 
-from core.db import Db
+from core.db import Conn
 from core.errors import responses
 from core.ratelimit import rate_limit
 
@@ -32,10 +32,9 @@ SearchText = Annotated[
 @rate_limit(lambda s: s.search_rate_limit)
 async def search(
     q: SearchText,
-    db: Db,
+    conn: Conn,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> SearchPage:
     """Full-text search over articles, best match first, in keyset pages."""
-    async with db.connection() as conn:
-        return await service.search(conn, q, limit, cursor)
+    return await service.search(conn, q, limit, cursor)

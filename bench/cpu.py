@@ -1,0 +1,116 @@
+"""`make bench-cpu`: CPU microseconds per request, in-process, for the busiest routes.
+
+Drives the ASGI app directly (no server, no sockets to a client) against a real PostgreSQL
+(BENCH_DATABASE_URL, else an embedded one under .data/), so what is measured is the service's
+own request path: middleware, routing, limiter, dependencies, SQL round trip, serialisation.
+CPU time of this process only (PostgreSQL's own work is another process). Reports the minimum
+over several batches, which is the least noisy figure on a shared machine.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from bench.run import database, load
+from core.migrations import apply_migrations
+
+ARTICLES = int(os.environ.get("BENCH_CPU_ARTICLES", "2000"))
+BATCH = int(os.environ.get("BENCH_CPU_BATCH", "1000"))
+BATCHES = int(os.environ.get("BENCH_CPU_BATCHES", "7"))
+
+
+def scope(path: str, query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None) -> dict:
+    return {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+        "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+        "query_string": query, "root_path": "", "headers": headers or [(b"host", b"bench")],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+    }
+
+
+async def call(app: Any, request_scope: dict) -> int:
+    status = 0
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(dict(request_scope), receive, send)
+    return status
+
+
+async def measure(app: Any, make: Callable[[int], dict], expect: int) -> float:
+    if os.environ.get("BENCH_CPU_PROFILE"):
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        profile.enable()
+        for i in range(BATCH):
+            await call(app, make(i))
+        profile.disable()
+        stats = pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime")
+        stats.print_stats(45)
+    best = float("inf")
+    for batch in range(BATCHES):
+        started = time.process_time()
+        for i in range(BATCH):
+            status = await call(app, make(batch * BATCH + i))
+            if status != expect:
+                sys.exit(f"unexpected status {status}, wanted {expect}")
+        best = min(best, (time.process_time() - started) / BATCH)
+    return best * 1e6
+
+
+async def run(url: str) -> None:
+    os.environ.update({
+        "DATABASE_URL": url, "MIGRATE_ON_START": "false", "LOG_FORMAT": "json",
+        "RATE_LIMIT_DEFAULT": "100000000/minute", "SEARCH_RATE_LIMIT": "100000000/minute",
+        "DB_POOL_MIN_SIZE": "4", "DB_POOL_MAX_SIZE": "4",
+    })
+    from app import create_app
+
+    app = create_app()
+    saved = os.dup(1)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the access log: written, not shown
+    try:
+        async with app.router.lifespan_context(app):
+            results = {
+                "GET /articles/{id}": await measure(
+                    app, lambda i: scope(f"/articles/{1 + i % ARTICLES}"), 200
+                ),
+                "GET /articles (first page)": await measure(app, lambda i: scope("/articles"), 200),
+                "GET /articles/{id} unknown (404)": await measure(
+                    app, lambda i: scope(f"/articles/{ARTICLES + 1 + i}"), 404
+                ),
+            }
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+    for name, micros in results.items():
+        print(f"{name:36} {micros:8.1f} us CPU per request")
+
+
+def main() -> None:
+    admin, url = database()
+    apply_migrations(url)
+    load(url, ARTICLES)
+    try:
+        asyncio.run(run(url))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
