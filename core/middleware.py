@@ -18,8 +18,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import error_response
 from .metrics import RequestMetrics
 
-errlog = structlog.get_logger(__name__)
-
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:~-]{1,128}")
 
 
@@ -104,6 +102,9 @@ class LastResortMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Per app, not per module: structlog pins a logger to the configuration it first logs
+        # under, and each app configures logging afresh.
+        self.log = structlog.get_logger(__name__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,7 +120,7 @@ class LastResortMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
-            errlog.exception("unhandled_error", route=route_template(scope))
+            self.log.exception("unhandled_error", route=route_template(scope))
             app = scope.get("app")
             if getattr(app, "debug", False):
                 raise

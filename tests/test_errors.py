@@ -1,7 +1,11 @@
 """Error bodies, request ids, CORS on errors, body limits and the last-resort handler."""
 from __future__ import annotations
 
+import json
+
 import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from tests.probes import add_probe_routes
 
@@ -72,6 +76,51 @@ async def test_unhandled_error_is_500_without_trace_and_with_cors(make_client):
     assert body == {"detail": "Server error", "request_id": response.headers["x-request-id"]}
     assert "secret-password" not in response.text and "Traceback" not in response.text
     assert response.headers["access-control-allow-origin"] == ORIGIN
+
+
+async def test_the_apps_own_exception_handler_answers_inside_request_id_cors_and_log(
+    make_client, capfd
+):
+    """The chapter's global handler: `@app.exception_handler(Exception)` replaces the default
+    500 body; the request id, CORS headers and the error log line still wrap it."""
+
+    def hook(app: FastAPI) -> None:
+        add_probe_routes(app)
+
+        @app.exception_handler(Exception)
+        async def everything(request: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse({"oops": type(exc).__name__}, status_code=500)
+
+    client = await make_client(app_hook=hook, cors_origins=[ORIGIN])
+    capfd.readouterr()
+    response = await client.get("/_probe/crash", headers={"Origin": ORIGIN})
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line]
+    assert response.status_code == 500
+    assert response.json() == {"oops": "RuntimeError"}
+    assert len(response.headers["x-request-id"]) == 32
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    errors = [line for line in lines if line.get("level") == "error"]
+    assert [line["event"] for line in errors] == ["unhandled_error"]
+    assert errors[0]["request_id"] == response.headers["x-request-id"]
+    assert "secret-password-in-trace" in errors[0]["exception"]  # the trace: in the log only
+    assert (await client.get("/_probe/db")).status_code == 200  # other routes untouched
+
+
+async def test_debug_gives_fastapis_traceback_page(make_client, pg_url):
+    from app import create_app
+    from conftest import make_settings
+
+    app = create_app(make_settings(pg_url))
+    add_probe_routes(app)
+    app.debug = True
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=transport, base_url="http://testserver"
+    ) as client:
+        response = await client.get("/_probe/crash", headers={"Accept": "text/html"})
+    assert response.status_code == 500
+    assert "text/html" in response.headers["content-type"]
+    assert "RuntimeError" in response.text and "secret-password-in-trace" in response.text
 
 
 async def test_422_is_a_list_of_loc_msg_type(make_client):

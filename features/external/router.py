@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from core.db import Conn, Pool
 from core.errors import responses
+from core.routing import FastRoute
 from core.security import WriteKey
 
 from . import queries, service
@@ -12,7 +13,7 @@ from .deps import FetcherDep
 from .errors import FeedAlreadyRegistered, FeedNotFound
 from .schemas import FeedIn, FeedOut, FeedPage, ImportIn, ImportOut
 
-router = APIRouter(prefix="/external", tags=["external"])
+router = APIRouter(prefix="/external", tags=["external"], route_class=FastRoute)
 
 
 @router.post("/imports", responses=responses(401, 413, 422, 502, 503, 504))

@@ -3,13 +3,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from core.db import Pool
 from core.metrics import CONTENT_TYPE
 from core.ratelimit import no_rate_limit
+from core.routing import FastRoute
 
 from .queries import database_check
 from .schemas import Live, Ready
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=FastRoute)
 
 _EXPOSITION: dict[int | str, dict[str, Any]] = {
     200: {
@@ -32,10 +34,9 @@ async def live() -> Live:
     responses={503: {"model": Ready, "description": "A check failed"}},
 )
 @no_rate_limit
-async def ready(request: Request, response: Response) -> Ready:
+async def ready(request: Request, response: Response, pool: Pool) -> Ready:
     """200 when PostgreSQL answers within 2 s and migrations are applied; else 503."""
-    state = request.app.state
-    check = await database_check(state.pool, state.migration_ids)
+    check = await database_check(pool, request.app.state.migration_ids)
     if check.status != "ok":
         response.status_code = 503
         response.headers["Retry-After"] = "5"

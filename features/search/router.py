@@ -9,11 +9,12 @@ from pydantic import StringConstraints
 from core.db import Conn
 from core.errors import responses
 from core.ratelimit import rate_limit
+from core.routing import FastRoute
 
 from . import service
 from .schemas import SearchPage
 
-router = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"], route_class=FastRoute)
 
 SearchText = Annotated[
     str,

@@ -1,0 +1,320 @@
+"""FastRoute and include_routes keep FastAPI's promises: the fast handler answers exactly what
+FastAPI's own handler answers, overrides reach it, and joined routes keep FastAPI's order."""
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from conftest import make_settings
+from core.app import build_app
+from core.routing import FastRoute, include_routes
+from features import articles, external, health, search
+
+EVENTS: list[str] = []
+
+
+async def get_marker(request: Request) -> str:
+    return request.url.path
+
+
+async def get_yielded() -> AsyncIterator[str]:
+    EVENTS.append("enter")
+    try:
+        yield "from a yield dependency"
+    except LookupError:
+        EVENTS.append("thrown")
+        raise
+    finally:
+        EVENTS.append("exit")
+
+
+Yielded = Annotated[str, Depends(get_yielded, scope="function")]
+
+
+class Refused(Exception):
+    pass
+
+
+async def refuse() -> None:
+    raise Refused
+
+
+async def count(request: Request) -> int:
+    request.state.calls = getattr(request.state, "calls", 0) + 1
+    return int(request.state.calls)
+
+
+class Item(BaseModel):
+    id: int
+    name: str
+
+
+def _router(route_class: type[APIRoute]) -> APIRouter:
+    router = APIRouter(prefix="/probe", route_class=route_class)
+
+    @router.get("/items/{item_id}", response_model=Item)
+    async def item(
+        item_id: Annotated[int, Path(ge=1, le=1000)],
+        request: Request,
+        response: Response,
+        marker: Annotated[str, Depends(get_marker)],
+        limit: Annotated[int, Query(ge=1, le=10)] = 5,
+        cursor_: Annotated[str | None, Query(alias="cursor", max_length=4)] = None,
+        tags: Annotated[list[str] | None, Query()] = None,
+        x_probe: Annotated[str | None, Header()] = None,
+    ) -> dict[str, object]:
+        response.headers["X-Marker"] = marker
+        if limit == 7:
+            response.status_code = 203
+        name = f"{limit}-{cursor_}-{tags}-{x_probe}-{request.method}"
+        return {"id": item_id, "name": name, "secret": "never sent"}
+
+    @router.get("/needs/{name}")
+    async def needs(name: str, q: Annotated[int, Query()]) -> dict[str, object]:
+        return {"name": name, "q": q}
+
+    @router.get("/yielded/{n}")
+    async def yielded(n: int, value: Yielded) -> dict[str, object]:
+        if n == 0:
+            raise LookupError("thrown into the dependency")
+        return {"value": value, "events": list(EVENTS)}
+
+    @router.get("/invalid", response_model=Item)
+    async def invalid() -> dict[str, object]:
+        return {"id": "not a number", "name": "x"}
+
+    @router.get("/raw")
+    async def raw() -> Response:
+        return Response(b"raw", media_type="text/plain")
+
+    @router.get("/refused/{n}")
+    async def refused(n: int, _: Annotated[None, Depends(refuse)]) -> dict[str, str]:
+        return {}
+
+    @router.get("/twice")
+    async def twice(
+        a: Annotated[int, Depends(count)], b: Annotated[int, Depends(count)]
+    ) -> dict[str, int]:
+        return {"a": a, "b": b}
+
+    return router
+
+
+async def refused_handler(request: Request, exc: Exception) -> Response:
+    return Response(b'{"detail": "refused"}', 418, media_type="application/json")
+
+
+@pytest.fixture
+async def clients(pg_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """Two apps over the same routes: one with FastAPI's APIRoute, one with FastRoute."""
+    made = []
+    for route_class in (APIRoute, FastRoute):
+        app = build_app(make_settings(pg_url, rate_limit_enabled=False), routers=[])
+        include_routes(app, _router(route_class))
+        app.add_exception_handler(Refused, refused_handler)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        made.append(httpx.AsyncClient(transport=transport, base_url="http://testserver"))
+    async with made[0] as standard, made[1] as fast:
+        yield standard, fast
+
+
+def _fast_routes(app: FastAPI) -> set[str]:
+    return {route.path for route in app.routes
+            if isinstance(route, FastRoute) and route.get_route_handler().__name__ == "handler"}
+
+
+@pytest.mark.parametrize(
+    ("url", "headers"),
+    [
+        ("/probe/items/7", {}),
+        ("/probe/items/7?limit=7", {}),  # the endpoint sets the status on `response`
+        ("/probe/items/7?limit=3&cursor=ab&tags=x&tags=y", {"X-Probe": "p"}),
+        ("/probe/items/0", {}),
+        ("/probe/items/abc", {}),
+        ("/probe/items/7?limit=0", {}),
+        ("/probe/items/7?limit=x&cursor=toolong", {}),
+        ("/probe/needs/joe", {}),
+        ("/probe/needs/joe?q=1.5", {}),
+        ("/probe/needs/joe?q=12", {}),
+        ("/probe/yielded/1", {}),
+        ("/probe/yielded/0", {}),
+        ("/probe/invalid", {}),
+        ("/probe/raw", {}),
+        ("/probe/refused/x", {}),  # the dependency's error wins over the 422, as in FastAPI
+        ("/probe/twice", {}),
+    ],
+)
+async def test_fast_handler_answers_as_fastapi_does(clients, url, headers):
+    standard, fast = clients
+    EVENTS.clear()
+    expected = await standard.get(url, headers=headers)
+    standard_events = list(EVENTS)
+    EVENTS.clear()
+    got = await fast.get(url, headers=headers)
+    assert EVENTS == standard_events  # a yield dependency entered, thrown into, exited alike
+    assert got.status_code == expected.status_code
+    assert got.headers.get("x-marker") == expected.headers.get("x-marker")
+    assert got.headers["content-type"] == expected.headers["content-type"]
+    try:
+        body, reference = got.json(), expected.json()
+    except json.JSONDecodeError:
+        assert got.content == expected.content
+        return
+    if isinstance(body, dict):
+        body.pop("request_id", None)
+        reference.pop("request_id", None)
+    assert body == reference
+
+
+async def test_only_routes_of_the_common_shape_are_fast(clients):
+    _, fast = clients
+    assert _fast_routes(fast._transport.app) == {  # type: ignore[attr-defined]
+        "/probe/items/{item_id}", "/probe/needs/{name}", "/probe/yielded/{n}", "/probe/invalid",
+        "/probe/raw", "/probe/refused/{n}",
+    }  # /twice (one dependency twice): FastAPI's cache decides
+
+
+async def test_feature_read_routes_are_fast(client):
+    assert {"/articles/{article_id}", "/articles", "/search"} <= _fast_routes(client.app)
+
+
+async def test_errors_on_fast_routes_carry_rate_limit_headers(client):
+    """The limiter wraps the route; an error mapped inside the route passes through it."""
+    for url, status in [("/articles/0", 404), ("/articles/abc", 422), ("/articles?limit=0", 422),
+                        ("/articles/by-slug/NOPE", 404)]:
+        response = await client.get(url)
+        assert response.status_code == status, url
+        assert response.headers["x-ratelimit-limit"] == "600", url
+        assert int(response.headers["x-ratelimit-remaining"]) >= 0
+        assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+async def test_exhausted_pool_on_a_fast_route_is_503_not_500(make_client):
+    client = await make_client(db_pool_min_size=1, db_pool_max_size=1, db_pool_timeout=0.3)
+    async with client.app.state.pool.connection():  # the only connection is taken
+        response = await client.get("/articles/1")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.headers["x-ratelimit-limit"] == "600"
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+    assert (await client.get("/articles/0")).status_code == 404  # the pool serves again
+
+
+async def test_the_connection_is_back_in_the_pool_before_the_response_is_sent(make_client):
+    """Conn is scope="function": a client reading the response slowly holds no connection."""
+    client = await make_client(db_pool_min_size=1, db_pool_max_size=1)
+    available: list[int] = []
+
+    async def spy(app_send):
+        async def send(message):
+            if message["type"] == "http.response.start":
+                available.append(client.app.state.pool.get_stats()["pool_available"])
+            await app_send(message)
+        return send
+
+    inner = client.app.middleware_stack or client.app.build_middleware_stack()
+
+    async def watching(scope, receive, send):
+        await inner(scope, receive, await spy(send))
+
+    client.app.middleware_stack = watching
+    assert (await client.get("/articles/0")).status_code == 404
+    assert (await client.get("/articles?limit=1")).status_code == 200
+    assert available == [1, 1]
+
+
+def _spec(app: FastAPI) -> str:
+    return json.dumps(app.openapi(), sort_keys=True)
+
+
+def test_joined_routes_give_the_same_openapi_document_as_include_router():
+    routers = [articles.router, search.router, external.router, health.router]
+    included, joined = FastAPI(), FastAPI()
+    for router in routers:
+        included.include_router(router)
+        include_routes(joined, router)
+    assert _spec(joined) == _spec(included)
+
+
+async def test_include_router_keeps_declaration_order(make_client):
+    """An app route declared before an included `/items/{id}` is matched first (FastAPI's
+    order), whether the router is joined by core or included by FastAPI."""
+
+    def hook(app: FastAPI) -> None:
+        @app.get("/order/special")
+        async def special() -> dict[str, str]:
+            return {"route": "special"}
+
+        for prefix, join in (("/order", include_routes), ("/v2/order", None)):
+            router = APIRouter(prefix=prefix)
+
+            @router.get("/{item_id}")
+            async def item(item_id: int) -> dict[str, int]:
+                return {"id": item_id}
+
+            if join is None:
+                app.include_router(router)
+            else:
+                join(app, router)
+
+        @app.get("/v2/order/special")
+        async def late() -> dict[str, str]:  # declared after: the included route answers
+            return {"route": "late"}
+
+    client = await make_client(app_hook=hook)
+    assert (await client.get("/order/special")).json() == {"route": "special"}
+    assert (await client.get("/order/5")).json() == {"id": 5}
+    assert (await client.get("/v2/order/special")).status_code == 422
+    assert (await client.get("/v2/order/6")).json() == {"id": 6}
+
+
+async def test_a_router_lifespan_runs_however_it_is_included(make_client):
+    ran: list[str] = []
+
+    def lifespan_of(name: str):
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            ran.append(f"{name} started")
+            yield
+            ran.append(f"{name} stopped")
+
+        return lifespan
+
+    def hook(app: FastAPI) -> None:
+        include_routes(app, APIRouter(prefix="/joined", lifespan=lifespan_of("joined")))
+        app.include_router(APIRouter(prefix="/included", lifespan=lifespan_of("included")))
+
+    await make_client(app_hook=hook)
+    assert ran == ["joined started", "included started"]
+
+
+async def test_overrides_set_before_any_request_and_on_included_routers_are_honoured(pg_url):
+    router = APIRouter(prefix="/ov", route_class=FastRoute)
+
+    @router.get("/marker")
+    async def marker(value: Annotated[str, Depends(get_marker)]) -> dict[str, str]:
+        return {"value": value}
+
+    app = build_app(make_settings(pg_url, rate_limit_enabled=False), routers=[])
+    app.include_router(router, prefix="/v1")  # FastAPI's own inclusion, with an option
+    include_routes(app, router)
+
+    async def fake_marker() -> str:
+        return "overridden"
+
+    app.dependency_overrides = {get_marker: fake_marker}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/v1/ov/marker")).json() == {"value": "overridden"}
+        assert (await client.get("/ov/marker")).json() == {"value": "overridden"}
+        app.dependency_overrides.clear()
+        assert (await client.get("/v1/ov/marker")).json() == {"value": "/v1/ov/marker"}
+        assert (await client.get("/ov/marker")).json() == {"value": "/ov/marker"}
