@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import limits.storage
+import limits.strategies
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -84,6 +86,11 @@ STRATEGIES: dict[str, Callable[[Any], Any]] = {
     "fixed-window": FixedWindowRateLimiter,
     "moving-window": MovingWindowRateLimiter,
 }
+SYNC_STRATEGIES: dict[str, Callable[[Any], Any]] = {
+    "sliding-window-counter": limits.strategies.SlidingWindowCounterRateLimiter,
+    "fixed-window": limits.strategies.FixedWindowRateLimiter,
+    "moving-window": limits.strategies.MovingWindowRateLimiter,
+}
 
 
 def _make_storage(url: str, timeout: float) -> Any:
@@ -100,9 +107,13 @@ class RateLimiter:
 
     def __init__(self, settings: Settings, on_reject: RejectHook | None = None) -> None:
         url = settings.rate_limit_storage_url
-        self.storage = _make_storage(url, settings.rate_limit_storage_timeout)
-        self.strategy = STRATEGIES[settings.rate_limit_strategy](self.storage)
         self.remote = not url.startswith("memory://")
+        if self.remote:
+            self.storage = _make_storage(url, settings.rate_limit_storage_timeout)
+            self.strategy = STRATEGIES[settings.rate_limit_strategy](self.storage)
+        else:
+            self.storage = limits.storage.MemoryStorage()
+            self.strategy = SYNC_STRATEGIES[settings.rate_limit_strategy](self.storage)
         self.timeout = settings.rate_limit_storage_timeout
         self.on_reject = on_reject
         self.rules: dict[int, RouteRule] = {}  # id(route) -> its limit in this app
@@ -116,7 +127,9 @@ class RateLimiter:
     async def check(self, item: RateLimitItem, *identifiers: str) -> Verdict | None:
         """Take one request from the budget; None when storage cannot answer (fail open)."""
         if not self.remote:  # in-process counters cannot fail or hang: no deadline needed
-            return await self._take(item, identifiers)
+            allowed = self.strategy.hit(item, *identifiers)
+            stats = self.strategy.get_window_stats(item, *identifiers)
+            return Verdict(allowed, max(stats.remaining, 0), stats.reset_time)
         if self._down_since is not None:
             now = time.monotonic()
             if now < self._retry_at:

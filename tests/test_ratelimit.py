@@ -10,9 +10,11 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+import limits.storage
+import limits.strategies
 import pytest
 from fastapi import APIRouter, FastAPI
-from limits.aio.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter
 from pydantic import BaseModel
 from structlog.testing import capture_logs
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -383,12 +385,16 @@ async def test_distinct_huge_forwarded_headers_do_not_grow_the_process(limited, 
     assert after - before < 2_000_000, f"grew by {after - before} bytes"
 
 
-def test_counting_is_limits_own(make_settings_for_limits):
-    limiter = RateLimiter(make_settings_for_limits())
-    assert type(limiter.strategy) is SlidingWindowCounterRateLimiter
-    assert type(limiter.storage).__module__.startswith("limits.")
-    fixed = RateLimiter(make_settings_for_limits(rate_limit_strategy="fixed-window"))
-    assert type(fixed.strategy) is FixedWindowRateLimiter
+def test_counting_is_limits_own(make_settings_for_limits, redis_url):
+    """limits' own strategies over its own storages: no counter of ours."""
+    memory = RateLimiter(make_settings_for_limits())
+    assert type(memory.strategy) is limits.strategies.SlidingWindowCounterRateLimiter
+    assert type(memory.storage) is limits.storage.MemoryStorage
+    shared = RateLimiter(make_settings_for_limits(
+        rate_limit_storage_url=redis_url, rate_limit_strategy="fixed-window"
+    ))
+    assert type(shared.strategy) is FixedWindowRateLimiter
+    assert type(shared.storage).__module__.startswith("limits.aio.storage")
 
 
 async def test_apps_in_one_process_keep_their_own_limits(make_client):
