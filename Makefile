@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:logging
 
 .PHONY: venv run test test-articles test-search test-health test-external test-core test-browser \
-        lint migrate bench bench-search fuzz clean
+        lint migrate bench bench-cpu bench-search fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -49,6 +49,10 @@ migrate: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+## make bench-cpu: CPU microseconds per request, in-process (BENCH_DATABASE_URL or embedded)
+bench-cpu: $(STAMP)
+	$(PY) -m bench.cpu
 
 bench-search: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
