@@ -15,12 +15,12 @@ from .db import install_database_errors, make_pool
 from .docs import install_docs
 from .embedded import database
 from .errors import install_error_handlers
+from .include import include_routes
 from .logging import configure_logging
 from .metrics import export_metrics, record_rate_limited
 from .middleware import BodyLimitMiddleware, LastResortMiddleware, RequestContextMiddleware
 from .migrations import apply_migrations, migration_ids
 from .ratelimit import install_rate_limits
-from .routing import include_routes
 from .security import key_digests
 from .settings import Settings
 
@@ -76,7 +76,8 @@ def build_app(
     routers: Sequence[APIRouter],
     lifespans: Sequence[FeatureLifespan] = (),
 ) -> FastAPI:
-    """Core wiring: logging, errors, middleware (all pure ASGI), docs, then the routers."""
+    """Core wiring on a plain FastAPI: logging, errors, middleware (all pure ASGI), the feature
+    routers (joined by `include_routes`, in the order given), then the docs."""
     configure_logging(settings)
     app = FastAPI(
         title="Articles service",

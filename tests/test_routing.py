@@ -15,7 +15,8 @@ from pydantic import BaseModel
 
 from conftest import make_settings
 from core.app import build_app
-from core.routing import FastRoute, include_routes
+from core.include import include_routes
+from core.routing import FastRoute
 from features import articles, external, health, search
 
 EVENTS: list[str] = []
