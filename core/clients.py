@@ -12,6 +12,7 @@ no client decides what this process keeps in memory.
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from fastapi import FastAPI
 from starlette.types import Scope
@@ -27,10 +28,18 @@ def install_client_address(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
 
 
+# A dotted quad as ipaddress accepts it (no leading zeros): such a peer is its own key, with
+# no address object built per request.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def client_key(scope: Scope) -> str:
     client = scope.get("client")
     if not client or not client[0]:
         return "unknown"
+    if _IPV4.fullmatch(client[0]):
+        return str(client[0])
     try:
         ip = ipaddress.ip_address(client[0])
     except ValueError:
