@@ -8,12 +8,20 @@ from fastapi.routing import APIRoute
 
 
 def _plain(router: APIRouter) -> bool:
-    """A router of routes only: no lifespan, start-up or shutdown hooks, no nested routers."""
+    """A router of plain routes only: no lifespan, start-up or shutdown hooks, no nested
+    routers, no router-wide form limits, no streaming routes (whose item type FastAPI reads
+    from the annotation only when no response model is passed)."""
     default_lifespan = type(APIRouter().lifespan_context)
     return (
         isinstance(router.lifespan_context, default_lifespan)
         and not router.on_startup and not router.on_shutdown
-        and all(isinstance(route, APIRoute) for route in router.routes)
+        and not getattr(router, "form_limits", None)
+        and all(
+            isinstance(route, APIRoute)
+            and not route.is_json_stream and not route.is_sse_stream
+            and route.stream_item_type is None
+            for route in router.routes
+        )
     )
 
 
@@ -24,8 +32,9 @@ def include_routes(app: FastAPI, router: APIRouter) -> None:
     request: about a tenth of a GET by id. Declaring each route again with the app's documented
     `add_api_route`, with every option the route was declared with, gives the same routes, in
     declaration order after what the app already has, the same OpenAPI document, and routes
-    whose dependency overrides provider is the app. A router this cannot copy faithfully (one
-    with a lifespan or event hooks, or nested routers) is included by FastAPI itself.
+    whose dependency overrides provider is the app. A router this cannot copy faithfully (see
+    `_plain`) is included by FastAPI itself. The routes are copied when this is called: a
+    route added to the router later is not served (feature routers are complete at import).
     """
     if not _plain(router):
         app.include_router(router)

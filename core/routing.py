@@ -12,17 +12,20 @@ The shape (anything else gets FastAPI's own handler, unchanged):
 
 - dependencies that take the `Request` or nothing: `async def get_x(request)`, or an async
   generator (`yield`) with `Depends(..., scope="function")`, at most one of those;
-- path, query and header parameters (validated by FastAPI's `request_params_to_args`: the
-  same values and the same 422 items), `request: Request`, `response: Response`;
+- path, query and header parameters (plain scalars validated by the field's own `validate`,
+  anything else by FastAPI's `request_params_to_args`: the same values and the same 422
+  items), `request: Request`, `response: Response`;
 - no body, no cookies, no background tasks, no security scopes, no `max_concurrency`.
 
 Per request, while `app.dependency_overrides` holds anything, the route hands the request to
 FastAPI's own handler, so every override (assigned, replaced, `|=`, monkeypatched) is honoured
 and clearing it brings the fast path back. The return value goes through `response_model` as
-in FastAPI: validated (`from_attributes`, as FastAPI does), filtered to the model's fields and
-serialised by pydantic-core's `dump_json`, with the route's include/exclude options; a
-`Response` returned is sent as it is. Yield dependencies exit when the endpoint returns or
-raises (the exception is thrown into the generator), before the response is serialised.
+in FastAPI: validated by the route's own `response_field` (errors located at "response"),
+filtered to the model's fields and serialised by pydantic-core with the route's
+include/exclude options; a `Response` returned is sent as it is. A yield dependency exits
+once the response is built, before it is sent; an exception (a response validation error
+included) is thrown into the generator, and the exit is shielded from cancellation, as in
+FastAPI.
 """
 from __future__ import annotations
 
@@ -33,20 +36,22 @@ from dataclasses import dataclass
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
+from anyio import CancelScope
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
-from fastapi.exceptions import RequestValidationError, ResponseValidationError
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import FastAPIError, RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import Json, TypeAdapter, ValidationError
+from fastapi.utils import is_body_allowed_for_status_code
+from pydantic import Json
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .compat import effective_route
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-_NO_BODY = frozenset({204, 304})
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +150,13 @@ class _Params:
 
 
 class _Output:
-    """The route's response: status, response_model validation and JSON, as FastAPI does."""
+    """The route's response as FastAPI builds it: the route's `response_field` validates the
+    return value (loc "response") and serialises it with the route's include/exclude options
+    (pydantic-core's JSON, FastAPI's fast path); with no response model, `jsonable_encoder`."""
 
     def __init__(self, route: Any) -> None:
         self.status = route.status_code or 200
-        model = route.response_model
-        self.adapter: TypeAdapter[Any] | None = None if model is None else TypeAdapter(model)
+        self.field = route.response_field
         self.options = {
             "include": route.response_model_include, "exclude": route.response_model_exclude,
             "by_alias": route.response_model_by_alias,
@@ -163,21 +169,37 @@ class _Output:
         if isinstance(content, Response):
             return content
         status = sub.status_code if sub is not None and sub.status_code else self.status
-        body: bytes | memoryview = b""
-        if status in _NO_BODY or status < 200:
-            pass
-        elif self.adapter is None:
-            body = JSONResponse(content).body
+        if self.field is None:
+            body = JSONResponse(jsonable_encoder(content)).body
         else:
-            try:
-                value = self.adapter.validate_python(content, from_attributes=True)
-            except ValidationError as exc:
-                raise ResponseValidationError(errors=exc.errors(), body=content) from exc
-            body = self.adapter.dump_json(value, **self.options)
+            value, errors = self.field.validate(content, {}, loc=("response",))
+            if errors:
+                raise ResponseValidationError(errors=errors, body=content)
+            body = self.field.serialize_json(value, **self.options)
+        if not is_body_allowed_for_status_code(status):
+            body = b""
         response = Response(body, status, media_type="application/json")
         if sub is not None:
             response.headers.raw.extend(sub.headers.raw)
         return response
+
+
+class _ShieldedExit:
+    """A yield dependency's context manager whose exit a cancellation cannot cut short, as
+    FastAPI protects it."""
+
+    __slots__ = ("cm",)
+
+    def __init__(self, cm: Any) -> None:
+        self.cm = cm
+
+    async def __aenter__(self) -> Any:
+        return await self.cm.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> bool:
+        with CancelScope(shield=True):
+            suppressed = bool(await self.cm.__aexit__(*exc))
+        return suppressed
 
 
 def fast_handler(route: Any, standard: Handler) -> Handler | None:
@@ -240,17 +262,25 @@ def fast_handler(route: Any, standard: Handler) -> Handler | None:
             for p in providers:  # dependencies first, then parameters, as FastAPI does
                 values[p.name] = await (p.call(request) if p.takes_request else p.call())
             return output.response(await run(request, values), sub)
+        # The response is built inside the dependency's block, as FastAPI does: a response
+        # validation error is thrown into the generator too.
+        response = None
         if only is not None:  # the one dependency is the generator: no exit stack needed
-            async with only.call(request) if only.takes_request else only.call() as value:
+            made = only.call(request) if only.takes_request else only.call()
+            async with _ShieldedExit(made) as value:
                 values[only.name] = value
-                content = await run(request, values)
-            return output.response(content, sub)
-        async with AsyncExitStack() as stack:
-            for p in providers:
-                made = p.call(request) if p.takes_request else p.call()
-                values[p.name] = await (stack.enter_async_context(made) if p.generator else made)
-            content = await run(request, values)
-        return output.response(content, sub)
+                response = output.response(await run(request, values), sub)
+        else:
+            async with AsyncExitStack() as stack:
+                for p in providers:
+                    made = p.call(request) if p.takes_request else p.call()
+                    values[p.name] = await (
+                        stack.enter_async_context(_ShieldedExit(made)) if p.generator else made
+                    )
+                response = output.response(await run(request, values), sub)
+        if response is None:  # the dependency swallowed the endpoint's exception
+            raise FastAPIError("a dependency with yield swallowed the exception; re-raise it")
+        return response
 
     return handler
 

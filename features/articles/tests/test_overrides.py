@@ -80,3 +80,28 @@ async def test_response_model_validates_what_a_route_returns(client):
     assert response.status_code == 500
     assert response.json() == {"detail": "Server error",
                                "request_id": response.headers["x-request-id"]}
+
+
+async def test_response_model_filters_on_the_real_path_too(client, make_article, monkeypatch):
+    """No override (the route's own fast handler): a column added to the SELECT stays out."""
+    from features.articles import queries
+
+    article = await make_article()
+    monkeypatch.setattr(
+        queries, "GET_BY_ID", queries.GET_BY_ID.replace("SELECT ", "SELECT source_key, ", 1)
+    )
+    response = await client.get(f"/articles/{article['id']}")
+    assert response.status_code == 200
+    assert set(response.json()) == {"id", "title", "slug", "body", "created_at", "updated_at"}
+
+
+async def test_response_model_validates_on_the_real_path_too(client, make_article, monkeypatch):
+    from features.articles import queries
+
+    article = await make_article()
+    monkeypatch.setattr(
+        queries, "GET_BY_ID", queries.GET_BY_ID.replace("title,", "NULL::text AS title,", 1)
+    )
+    response = await client.get(f"/articles/{article['id']}")
+    assert response.status_code == 500
+    assert response.json()["detail"] == "Server error"
