@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
+import anyio
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
@@ -39,6 +40,21 @@ async def get_yielded() -> AsyncIterator[str]:
 
 
 Yielded = Annotated[str, Depends(get_yielded, scope="function")]
+
+
+CANCEL_EVENTS: list[str] = []
+
+
+async def cancel_resource() -> AsyncIterator[str]:
+    CANCEL_EVENTS.append("enter")
+    try:
+        yield "r"
+    finally:
+        await anyio.sleep(0.01)  # a teardown that waits, as returning a connection may
+        CANCEL_EVENTS.append("cleaned")
+
+
+Resource = Annotated[str, Depends(cancel_resource, scope="function")]
 
 
 class Refused(Exception):
@@ -372,3 +388,36 @@ async def test_overrides_set_before_any_request_and_on_included_routers_are_hono
         app.dependency_overrides.clear()
         assert (await client.get("/v1/ov/marker")).json() == {"value": "/v1/ov/marker"}
         assert (await client.get("/ov/marker")).json() == {"value": "/ov/marker"}
+
+
+async def test_a_cancelled_request_still_runs_the_whole_teardown(pg_url):
+    """A timeout cancels the endpoint; the yield dependency's teardown (which itself waits, as
+    returning a connection may) runs to its end, under FastAPI's handler and FastRoute's."""
+    events = CANCEL_EVENTS
+
+    class Timeout:
+        def __init__(self, app) -> None:
+            self.app = app
+
+        async def __call__(self, scope, receive, send) -> None:
+            with anyio.move_on_after(0.05):
+                await self.app(scope, receive, send)
+                return
+            await Response("timeout", 504)(scope, receive, send)
+
+    for route_class in (APIRoute, FastRoute):
+        router = APIRouter(route_class=route_class)
+
+        @router.get("/slow")
+        async def slow(r: Resource) -> dict[str, str]:
+            await anyio.sleep(5)
+            return {"r": r}
+
+        app = FastAPI()
+        include_routes(app, router)
+        app.add_middleware(Timeout)
+        events.clear()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://t") as client:
+            assert (await client.get("/slow")).status_code == 504
+        assert events == ["enter", "cleaned"], route_class.__name__
