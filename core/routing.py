@@ -34,23 +34,21 @@ import inspect
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
 from anyio import CancelScope
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import request_params_to_args
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import FastAPIError, RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.utils import is_body_allowed_for_status_code
-from pydantic import Json
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .compat import effective_route
+from .params import Params
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -91,63 +89,6 @@ def _provider(dependant: Dependant) -> _Provider | None:
     if inspect.iscoroutinefunction(call):
         return _Provider(dependant.name, call, takes_request, False)
     return None
-
-
-_SCALARS = (int, str, float, bool)
-
-
-def _scalar_type(annotation: Any) -> bool:
-    if annotation in _SCALARS:
-        return True
-    args = get_args(annotation)
-    return get_origin(annotation) in (Union, UnionType) and all(
-        arg in _SCALARS or arg is type(None) for arg in args
-    )
-
-
-class _Params:
-    """Reads one location's parameters (path, query or header) as FastAPI's
-    `request_params_to_args` does. That function settles, for every field on every request,
-    whether it is a sequence, a model, a JSON field or has several request names (3-4 us for
-    one int). Here that is settled once: when every field is a plain scalar with one request
-    name and a present value, each is validated with the field's own `validate`; anything
-    else (a missing required value included: FastAPI words its error) is FastAPI's function."""
-
-    def __init__(self, fields: Any, where: str) -> None:
-        self.fields = fields
-        self.scalars: list[tuple[Any, str, tuple[str, str], bool]] | None = []
-        for field in fields:
-            info = field.field_info
-            if (
-                where == "header" or info.validation_alias is not None
-                or not _scalar_type(info.annotation)
-                or any(type(item) is Json for item in info.metadata)
-                or not (info.is_required() or isinstance(field.default, (*_SCALARS, type(None))))
-            ):
-                self.scalars = None
-                break
-            self.scalars.append((field, field.alias, (where, field.alias), info.is_required()))
-
-    def read(self, received: Any) -> tuple[dict[str, Any], list[Any]]:
-        if self.scalars is None:
-            return request_params_to_args(self.fields, received)
-        values: dict[str, Any] = {}
-        errors: list[Any] = []
-        for field, key, loc, required in self.scalars:
-            raw = received.get(key)
-            if raw is None:
-                if required:
-                    return request_params_to_args(self.fields, received)
-                if not field.field_info.validate_default:
-                    values[field.name] = field.default
-                    continue
-                raw = field.default
-            value, field_errors = field.validate(raw, values, loc=loc)
-            if field_errors:
-                errors.extend(field_errors)
-            else:
-                values[field.name] = value
-        return values, errors
 
 
 class _Output:
@@ -233,9 +174,9 @@ def fast_handler(route: Any, standard: Handler) -> Handler | None:
     has_generator = any(p.generator for p in providers)
     only = providers[0] if len(providers) == 1 and has_generator else None
 
-    path_params = _Params(dependant.path_params, "path")
-    query_params = _Params(dependant.query_params, "query")
-    header_params = _Params(dependant.header_params, "header")
+    path_params = Params(dependant.path_params, "path")
+    query_params = Params(dependant.query_params, "query")
+    header_params = Params(dependant.header_params, "header")
 
     async def run(request: Request, values: dict[str, Any]) -> Any:
         path, errors = path_params.read(request.path_params)
