@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import Scope
 
 log = structlog.get_logger(__name__)
@@ -100,17 +101,41 @@ async def _app_error(request: Request, exc: Exception) -> Response:
     return error_response(request.scope, exc.status_code, exc.detail, exc.headers)
 
 
+_UNPARSABLE_WHY = {
+    UnicodeDecodeError: "Body is not valid UTF-8 JSON",
+    RecursionError: "Body JSON is nested too deeply",
+}
+_UNPARSABLE = tuple(_UNPARSABLE_WHY)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+    if exc.status_code == 400 and isinstance(exc.__cause__, _UNPARSABLE):
         # FastAPI answers 422 json_invalid for malformed JSON but 400 (declared nowhere) when the
-        # bytes are not even UTF-8; both are the same client mistake, so both are 422.
-        invalid = [{"loc": ["body"], "msg": "Body is not valid UTF-8 JSON", "type": "json_invalid"}]
+        # bytes are not even UTF-8 or nest deeper than the parser goes; all are the same client
+        # mistake, so all are 422.
+        why = next(m for cls, m in _UNPARSABLE_WHY.items() if isinstance(exc.__cause__, cls))
+        invalid = [{"loc": ["body"], "msg": why, "type": "json_invalid"}]
         return error_response(request.scope, 422, invalid)
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request, headers or {})}
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    return error_response(request.scope, exc.status_code, detail, exc.headers)
+    return error_response(request.scope, exc.status_code, detail, headers)
+
+
+def _allowed_methods(request: Request, headers: Mapping[str, str]) -> str:
+    """Every method some route serves at this path (RFC 9110 15.5.6). Starlette's 405 names
+    only the methods of the first route whose path matched, and each FastAPI route has one."""
+    methods = {m.strip() for m in headers.get("Allow", "").split(",") if m.strip()}
+    scope = {**request.scope, "method": "\x00"}  # matches no method: path-only matching
+    for route in request.app.router.routes:
+        match, child = route.matches(scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(child.get("route", route), "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
+from .headers import header_int
 from .metrics import RequestMetrics
 
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:~-]{1,128}")
@@ -167,10 +168,11 @@ class BodyLimitMiddleware:
         limit = self.max_bytes
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if not value.isdigit():
+                length = header_int(value)
+                if length is None:
                     await error_response(scope, 400, "Invalid Content-Length")(scope, receive, send)
                     return
-                if int(value) > limit:
+                if length > limit:
                     detail = f"Request body exceeds {limit} bytes"
                     await error_response(scope, 413, detail)(scope, receive, send)
                     return

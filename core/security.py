@@ -34,8 +34,12 @@ async def require_write_key(  # async: a sync dependency would hop to a worker t
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
-    """Allow the request only with a known bearer key; every key is compared (no early exit)."""
+    """Allow the request only with a known bearer key; every key is compared (no early exit).
+    Two Authorization headers are refused: which one a proxy or framework reads is not ours to
+    guess (here the first would win, so a good key followed by a bad one would write)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
+        raise NotAuthenticated
+    if len(request.headers.getlist("authorization")) > 1:
         raise NotAuthenticated
     offered = digest(credentials.credentials)
     known: tuple[bytes, ...] = request.app.state.key_digests

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -28,6 +29,17 @@ async def test_wrong_method_is_json_405(client):
     response = await client.delete("/health/live")
     assert response.status_code == 405
     assert set(response.json()) == {"detail", "request_id"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("PUT", "/articles/1", "DELETE, GET, PATCH"), ("PUT", "/articles", "GET, POST"),
+     ("PATCH", "/external/feeds", "GET, POST"), ("POST", "/search", "GET")],
+)
+async def test_405_allow_lists_every_method_of_the_path(client, method, path, allow):
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
 
 
 async def test_sane_request_id_is_echoed(client):
@@ -141,6 +153,20 @@ async def test_malformed_json_is_422_not_500(make_client):
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 422
+
+
+async def test_json_nested_10000_deep_is_422_in_the_error_shape(make_client):
+    client = await probe_client(make_client)
+    for body in (b"[" * 10_000 + b"]" * 10_000, b'{"a":' * 10_000 + b"1" + b"}" * 10_000):
+        response = await client.post(
+            "/_probe/echo", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.json() == {
+            "detail": [{"loc": ["body"], "msg": "Body JSON is nested too deeply",
+                        "type": "json_invalid"}],
+            "request_id": response.headers["x-request-id"],
+        }
 
 
 async def test_body_over_limit_by_content_length_is_413(make_client):

@@ -31,3 +31,14 @@ async def test_no_keys_configured_refuses_every_write(make_client):
     client = await make_client(app_hook=add_probe_routes, api_keys=[])
     response = await client.post("/_probe/write", headers=AUTH)
     assert response.status_code == 401
+
+
+async def test_two_authorization_headers_are_401_whichever_comes_first(make_client):
+    client = await make_client(app_hook=add_probe_routes)
+    good, bad = f"Bearer {API_KEY}", f"Bearer {API_KEY}-wrong"
+    for first, second in [(good, bad), (bad, good), (good, good)]:
+        response = await client.post(
+            "/_probe/write", headers=[("Authorization", first), ("Authorization", second)]
+        )
+        assert response.status_code == 401, (first, second)
+        assert response.headers["www-authenticate"] == "Bearer"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, TypedDict
 
@@ -23,9 +24,22 @@ def storable(value: str) -> str:
     return value
 
 
+# Characters that show nothing: format and control characters (zero-width space and joiners,
+# LTR/RTL marks, BOM, soft hyphen), separators, combining marks with nothing to combine with,
+# private-use and unassigned code points, and letters that render blank (Braille blank,
+# Hangul fillers).
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
+_BLANK_LETTERS = frozenset("\u2800\u115f\u1160\u3164\uffa0")
+
+
+def _visible(char: str) -> bool:
+    return char not in _BLANK_LETTERS and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+
+
 def not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
+    """At least one character that shows: whitespace and invisible characters alone are blank."""
+    if not any(_visible(char) for char in value):
+        raise ValueError("must contain at least one visible character")
     return value
 
 

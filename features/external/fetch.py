@@ -11,6 +11,8 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
+from core.headers import header_int
+
 from .errors import TooLarge, UpstreamFailed, UpstreamTimeout
 from .guard import Guard, Target
 from .robots import MAX_ROBOTS_BYTES, RobotsAnswer, RobotsCache
@@ -183,8 +185,8 @@ class Fetcher:
 
 async def _read_capped(response: httpx.Response, max_bytes: int, url: httpx.URL) -> bytes:
     """The decoded body, refused as soon as it passes `max_bytes` (never held whole first)."""
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    declared = header_int(response.headers.get("content-length", ""))
+    if declared is not None and declared > max_bytes:
         raise TooLarge(f"{url} is {declared} bytes, more than the {max_bytes} allowed")
     chunks: list[bytes] = []
     size = 0
@@ -201,8 +203,9 @@ def retry_after(headers: httpx.Headers) -> float | None:
     value = headers.get("retry-after", "").strip()
     if not value:
         return None
-    if value.isdigit():
-        return float(value)
+    seconds = header_int(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -62,6 +62,27 @@ async def test_invalid_field_is_422(client, unique, field, value):
     assert response.json()["detail"][0]["loc"] == ["body", field]
 
 
+@pytest.mark.parametrize(
+    "title",
+    ["\u200b", "\u200e\u200f", "\ufeff", "\u2800", "\u3164", "\u00ad", "\u200b \u2060\u200d"],
+    ids=["zero-width space", "LTR+RTL marks", "BOM", "Braille blank", "Hangul filler",
+         "soft hyphen", "mixed"],
+)
+async def test_a_title_of_invisible_characters_is_422(client, unique, title):
+    response = await client.post("/articles", json=payload(unique, title=title), headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "title"]
+    assert "visible" in response.json()["detail"][0]["msg"]
+
+
+async def test_a_title_with_one_visible_character_among_invisible_ones_is_kept(client, unique):
+    response = await client.post(
+        "/articles", json=payload(unique, title="\u200bé\u200d"), headers=AUTH
+    )
+    assert response.status_code == 201
+    assert response.json()["title"] == "\u200bé\u200d"
+
+
 async def test_limits_are_inclusive(client, unique):
     response = await client.post(
         "/articles",
