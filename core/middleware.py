@@ -50,7 +50,12 @@ def _plain_route(scope: Scope) -> object | None:
 
 class RequestContextMiddleware:
     """Gives each request an id (echoed in X-Request-ID and bound to logs), one access line,
-    and its count and latency in the Prometheus metrics."""
+    and its count and latency in the Prometheus metrics.
+
+    It also answers HEAD (RFC 9110 9.3.2) on every GET route: the request goes on as a GET and
+    only the body is dropped, so status and headers (Content-Length and ETag included) are the
+    GET's, and the limiter counts it once. FastAPI routes answer only the methods they declare,
+    and declaring HEAD on each would list it as an operation in the OpenAPI document."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -68,6 +73,8 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        head = scope["method"] == "HEAD"
+        inner = {**scope, "method": "GET"} if head else scope
         start = time.perf_counter()
         status = 500
 
@@ -76,13 +83,15 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), id_header]
+            elif head and message.get("body"):
+                message = {**message, "body": b""}
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(inner, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            method, route = scope["method"], route_template(scope)
+            method, route = scope["method"], route_template(inner)
             self.metrics.observe(method, route, status, elapsed)
             self.log.info(
                 "request_finished",
