@@ -82,26 +82,28 @@ async def test_response_model_validates_what_a_route_returns(client):
                                "request_id": response.headers["x-request-id"]}
 
 
-async def test_response_model_filters_on_the_real_path_too(client, make_article, monkeypatch):
-    """No override (the route's own fast handler): a column added to the SELECT stays out."""
+async def get_with_select(client, make_article, monkeypatch, old: str, new: str):
+    """GET a fresh article through the route's own fast handler (no override), with the
+    SELECT rewritten."""
     from features.articles import queries
 
     article = await make_article()
-    monkeypatch.setattr(
-        queries, "GET_BY_ID", queries.GET_BY_ID.replace("SELECT ", "SELECT source_key, ", 1)
+    monkeypatch.setattr(queries, "GET_BY_ID", queries.GET_BY_ID.replace(old, new, 1))
+    return await client.get(f"/articles/{article['id']}")
+
+
+async def test_response_model_filters_on_the_real_path_too(client, make_article, monkeypatch):
+    """A column added to the SELECT stays out."""
+    response = await get_with_select(
+        client, make_article, monkeypatch, "SELECT ", "SELECT source_key, "
     )
-    response = await client.get(f"/articles/{article['id']}")
     assert response.status_code == 200
     assert set(response.json()) == {"id", "title", "slug", "body", "created_at", "updated_at"}
 
 
 async def test_response_model_validates_on_the_real_path_too(client, make_article, monkeypatch):
-    from features.articles import queries
-
-    article = await make_article()
-    monkeypatch.setattr(
-        queries, "GET_BY_ID", queries.GET_BY_ID.replace("title,", "NULL::text AS title,", 1)
+    response = await get_with_select(
+        client, make_article, monkeypatch, "title,", "NULL::text AS title,"
     )
-    response = await client.get(f"/articles/{article['id']}")
     assert response.status_code == 500
     assert response.json()["detail"] == "Server error"
