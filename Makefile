@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:logging
 
 .PHONY: venv run test test-articles test-search test-health test-external test-core test-browser \
+        test-pgbouncer \
         lint migrate bench bench-cpu bench-search fuzz clean
 
 $(STAMP): pyproject.toml
@@ -28,16 +29,20 @@ run: $(STAMP)
 
 ## make test: the whole suite (embedded PostgreSQL + Redis unless TEST_DATABASE_URL / REDIS_URL)
 test: $(STAMP)
-	$(PYTEST) -m "not browser"
+	$(PYTEST) -m "not browser and not pgbouncer"
 
 test-core: $(STAMP)
-	$(PYTEST) tests -m "not browser"
+	$(PYTEST) tests -m "not browser and not pgbouncer"
 
 test-articles test-search test-health test-external: test-%: $(STAMP)
 	$(PYTEST) features/$*/tests
 
 test-browser: $(STAMP)
 	$(PYTEST) -m browser
+
+## make test-pgbouncer: two instances behind Debian's pgbouncer (transaction mode) under load
+test-pgbouncer: $(STAMP)
+	$(PYTEST) -m pgbouncer
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

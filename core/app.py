@@ -20,6 +20,7 @@ from .logging import configure_logging
 from .metrics import export_metrics, record_rate_limited
 from .middleware import BodyLimitMiddleware, LastResortMiddleware, RequestContextMiddleware
 from .migrations import apply_migrations, migration_ids
+from .pool import warn_if_unbounded
 from .ratelimit import install_rate_limits
 from .security import key_digests
 from .settings import Settings
@@ -61,6 +62,7 @@ def _lifespan(settings: Settings, feature_lifespans: Sequence[FeatureLifespan]) 
             pool = await stack.enter_async_context(make_pool(url, settings))
             await stack.enter_async_context(export_metrics(app, pool))
             app.state.pool = pool
+            await warn_if_unbounded(pool, settings)
             for feature_lifespan in feature_lifespans:
                 await stack.enter_async_context(feature_lifespan(app))
             freeze_start_up_heap()

@@ -12,8 +12,9 @@ holds a connection. Tests swap it with `app.dependency_overrides[get_connection]
 
 A route that does slow work besides SQL (a feed import fetching over the network) takes `Pool`
 instead and borrows a connection only around each statement (`async with pool.connection()`),
-so it never holds one across the fetch. An exhausted pool (PoolTimeout) or PostgreSQL down
-(OperationalError) anywhere in a request becomes 503 + Retry-After in one handler.
+so it never holds one across the fetch. An exhausted pool (PoolTimeout) or PostgreSQL down,
+stalled or past a timeout (OperationalError: core/pool.py bounds every borrowing) anywhere in a
+request becomes 503 + Retry-After in one handler.
 """
 from __future__ import annotations
 
@@ -29,24 +30,20 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from .errors import DatabaseUnavailable, error_response
+from .pool import BoundedPool, connect_kwargs
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
-def connect_kwargs() -> dict[str, object]:
-    # autocommit: a single statement needs no BEGIN/COMMIT round trips; writes that need
-    # several statements open `async with conn.transaction()` explicitly.
-    return {"autocommit": True, "connect_timeout": 3, "application_name": "articles-service"}
-
-
 def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
-    return AsyncConnectionPool(
+    return BoundedPool(
         url,
+        client_timeout=settings.db_client_timeout,
         min_size=settings.db_pool_min_size,
         max_size=settings.db_pool_max_size,
         timeout=settings.db_pool_timeout,
-        kwargs=connect_kwargs(),
+        kwargs=connect_kwargs(url, settings),
         open=False,
         name="articles",
         # A failed slot gives up fast and the pool regrows on demand, so the first request after

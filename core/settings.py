@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     db_pool_min_size: int = Field(2, ge=0, le=1000)
     db_pool_max_size: int = Field(10, ge=1, le=1000)
     db_pool_timeout: float = Field(5.0, gt=0, le=300)
+    db_statement_timeout: float = Field(5.0, ge=0, le=3600)
+    db_lock_timeout: float = Field(2.0, ge=0, le=3600)
+    db_client_timeout: float = Field(7.0, ge=0, le=3600)
+    db_pooler: Literal["none", "transaction"] = "none"
     migrate_on_start: bool = True
     data_dir: str = ".data"
 
@@ -96,9 +100,18 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _pool_bounds(self) -> Settings:
+    def _consistent(self) -> Settings:
         if self.db_pool_min_size > self.db_pool_max_size:
             raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+        if self.db_client_timeout and self.db_client_timeout <= self.db_statement_timeout:
+            # The server's own cancellation must come first: it keeps the connection usable.
+            raise ValueError("DB_CLIENT_TIMEOUT must exceed DB_STATEMENT_TIMEOUT (or be 0)")
+        if self.db_pooler == "transaction" and self.migrate_on_start:
+            # Migrations hold a session advisory lock, which a transaction pooler cannot keep.
+            raise ValueError(
+                "DB_POOLER=transaction needs MIGRATE_ON_START=false: run `make migrate` "
+                "with DATABASE_URL pointing at PostgreSQL itself"
+            )
         return self
 
     @cached_property
@@ -112,5 +125,6 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]
-        name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
-        sys.exit(f"configuration error: {name}: {error['msg']}")
+        if not error["loc"]:  # a rule across variables: its message starts with their names
+            sys.exit(f"configuration error: {error['msg'].removeprefix('Value error, ')}")
+        sys.exit(f"configuration error: {str(error['loc'][0]).upper()}: {error['msg']}")

@@ -190,7 +190,9 @@ async def test_sigterm_finishes_requests_in_flight_and_refuses_new_connections(
     accepting connections while it drains.
     """
     in_flight = 3
-    env = server_env(pg_url, API_KEYS=API_KEY, RATE_LIMIT_ENABLED="false")
+    # The lock is held for longer than the default DB_LOCK_TIMEOUT on purpose.
+    env = server_env(pg_url, API_KEYS=API_KEY, RATE_LIMIT_ENABLED="false", DB_LOCK_TIMEOUT="60",
+                     DB_STATEMENT_TIMEOUT="60", DB_CLIENT_TIMEOUT="90")
     with live_server(server_log, env) as server:
         ids = create_articles(server.url, f"t{unique}", in_flight)
         with psycopg.connect(pg_url) as holder:

@@ -1,0 +1,133 @@
+"""The connection pool: psycopg_pool's, bounded so that a stalled PostgreSQL never hangs a request.
+
+Four bounds, each from a setting (README, "Configuration"):
+
+- `DB_STATEMENT_TIMEOUT` and `DB_LOCK_TIMEOUT` are PostgreSQL's own `statement_timeout` and
+  `lock_timeout`, sent as start-up options: the server cancels a statement that runs too long
+  or waits too long for a row lock, the connection stays healthy, the request gets 503.
+- `DB_CLIENT_TIMEOUT` is the client-side deadline for a server that does not answer at all
+  (frozen, or a network that drops packets): a connection borrowed for longer has its socket
+  shut down, so whatever waits on it fails at once with OperationalError (503) and the pool
+  replaces it. It is armed in `getconn` and disarmed in `putconn`, the pool's public pair,
+  so it covers every statement, COMMIT and pipeline sync of one borrowing.
+- TCP keepalives (fixed below) notice a peer that vanished from the network.
+
+A connection idle for more than `CHECK_IDLE_AFTER` seconds is checked on borrow with
+psycopg_pool's documented `check` callback, under the pool timeout: after an outage, connections
+that died with the server are replaced before a request sees them. One in steady use is not
+checked again: its last statement has just proved it.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import weakref
+from time import monotonic
+from typing import Any
+
+import psycopg
+import structlog
+from psycopg import AsyncConnection
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool
+
+from .settings import Settings
+
+log = structlog.get_logger(__name__)
+
+CHECK_IDLE_AFTER = 1.0  # seconds
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+              "keepalives_count": 3}
+
+
+def connect_kwargs(url: str, settings: Settings) -> dict[str, Any]:
+    """Connection parameters besides the URL's own."""
+    # autocommit: a single statement needs no BEGIN/COMMIT round trips; writes that need
+    # several statements open `async with conn.transaction()` explicitly.
+    kwargs: dict[str, Any] = {
+        "autocommit": True,
+        "connect_timeout": 3,
+        "application_name": "articles-service",
+        **KEEPALIVES,
+    }
+    if settings.db_pooler == "transaction":
+        # A transaction pooler hands each transaction to any server connection: a statement
+        # prepared on one is missing on the next, and start-up options are not passed on.
+        # The timeouts then belong on the role (README, "Behind PgBouncer").
+        kwargs["prepare_threshold"] = None
+    elif options := session_options(settings):
+        own = conninfo_to_dict(url).get("options")
+        kwargs["options"] = f"{own} {options}" if own else options
+    return kwargs
+
+
+def session_options(settings: Settings) -> str:
+    values = {"statement_timeout": settings.db_statement_timeout,
+              "lock_timeout": settings.db_lock_timeout}
+    return " ".join(f"-c {name}={round(s * 1000)}" for name, s in values.items() if s)
+
+
+class BoundedPool(AsyncConnectionPool):
+    """AsyncConnectionPool with the client deadline and the check on borrow described above."""
+
+    def __init__(self, url: str, *, client_timeout: float, **kwargs: Any) -> None:
+        self.client_timeout = client_timeout
+        self.deadlines: dict[AsyncConnection[Any], asyncio.TimerHandle] = {}
+        self.returned_at: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
+        super().__init__(url, check=self.check_if_idle, **kwargs)
+
+    async def getconn(self, timeout: float | None = None) -> AsyncConnection[Any]:  # noqa: ASYNC109 (the pool's own signature)
+        conn = await super().getconn(timeout)
+        if self.client_timeout:
+            self.deadlines[conn] = arm(conn, self.client_timeout)
+        return conn
+
+    async def putconn(self, conn: AsyncConnection[Any]) -> None:
+        deadline = self.deadlines.pop(conn, None)
+        if deadline is not None:
+            deadline.cancel()
+        self.returned_at[conn] = monotonic()
+        await super().putconn(conn)
+
+    async def check_if_idle(self, conn: AsyncConnection[Any]) -> None:
+        returned = self.returned_at.get(conn)
+        if returned is not None and monotonic() - returned < CHECK_IDLE_AFTER:
+            return
+        deadline = arm(conn, self.timeout)
+        try:
+            await AsyncConnectionPool.check_connection(conn)
+        finally:
+            deadline.cancel()
+
+
+def arm(conn: AsyncConnection[Any], seconds: float) -> asyncio.TimerHandle:
+    return asyncio.get_running_loop().call_later(seconds, sever, conn, seconds)
+
+
+def sever(conn: AsyncConnection[Any], seconds: float) -> None:
+    """Shut the connection's socket down: the statement waiting on it fails with
+    OperationalError now, rather than when (if ever) the server answers."""
+    with contextlib.suppress(psycopg.Error, OSError):
+        fd = conn.fileno()
+        log.warning("database_deadline", seconds=seconds)
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+async def warn_if_unbounded(pool: AsyncConnectionPool, settings: Settings) -> None:
+    """Behind a transaction pooler the service cannot set the server timeouts itself: say so at
+    start-up when the role has none (README, "Behind PgBouncer")."""
+    if settings.db_pooler != "transaction":
+        return
+    with contextlib.suppress(psycopg.Error):
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT current_setting('statement_timeout'),"
+                                     " current_setting('lock_timeout')")
+            row = await cur.fetchone()
+        if row and "0" in row:
+            log.warning("server_timeouts_unset", statement_timeout=row[0], lock_timeout=row[1],
+                        fix="ALTER ROLE <role> SET statement_timeout = '5s', lock_timeout = '2s'")
