@@ -99,7 +99,11 @@ def build_app(
     install_database_errors(app)
     # Added innermost first: the request context wraps CORS, which wraps the error guards,
     # so every response (413, 429, 500 included) gets X-Request-ID and CORS headers.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+    )
     app.add_middleware(LastResortMiddleware)
     if settings.cors_origins:  # no allowed origin: no response varies by Origin
         app.add_middleware(

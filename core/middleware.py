@@ -164,17 +164,24 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over the limit: by Content-Length up front, else while streaming (chunked)."""
+    """Size limits on a request, in the error shape: 414 for a target (path and query) and 431
+    for header fields over `max_header_bytes` each (uvicorn's httptools parser has no such
+    limit), 413 for bodies over `max_bytes`: by Content-Length up front, else while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_header_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
+        refusal = self.refuse_head(scope)
+        if refusal is not None:
+            await error_response(scope, *refusal)(scope, receive, send)
+            return
         for name, value in scope["headers"]:
             if name == b"content-length":
                 length = header_int(value)
@@ -198,3 +205,11 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+    def refuse_head(self, scope: Scope) -> tuple[int, str] | None:
+        cap = self.max_header_bytes
+        if len(scope.get("raw_path") or scope["path"]) + len(scope["query_string"]) > cap:
+            return 414, f"Request target exceeds {cap} bytes"
+        if sum(len(name) + len(value) for name, value in scope["headers"]) > cap:
+            return 431, f"Request header fields exceed {cap} bytes"
+        return None

@@ -49,6 +49,7 @@ from starlette.responses import Response
 
 from .compat import effective_route
 from .params import Params
+from .security import credentials_first
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -237,7 +238,6 @@ class FastRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         standard = super().get_route_handler()
         route = effective_route(self)
-        if route is None:
-            return standard
-        return fast_handler(route, standard) or standard
+        handler = standard if route is None else fast_handler(route, standard) or standard
+        return credentials_first(self, handler)
 

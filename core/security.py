@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .errors import AppError
@@ -52,3 +55,27 @@ async def require_write_key(  # async: a sync dependency would hop to a worker t
 
 
 WriteKey = Annotated[str, Depends(require_write_key)]
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def credentials_first(route: APIRoute, handler: Handler) -> Handler:
+    """Wrap the handler of a route that needs a write key so the key is checked before the
+    body is read and parsed: an anonymous client learns 401, not how its JSON was wrong, and
+    the service does not parse bodies for strangers. The route's own dependency still runs
+    (and is what `app.dependency_overrides[require_write_key]` replaces: with an override in
+    place, this early check steps aside)."""
+    if not _needs(route.dependant, require_write_key):
+        return handler
+
+    async def checked(request: Request) -> Response:
+        overrides = getattr(route.dependency_overrides_provider, "dependency_overrides", None)
+        if not overrides or require_write_key not in overrides:
+            await require_write_key(request, await _bearer(request))
+        return await handler(request)
+
+    return checked
+
+
+def _needs(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return any(d.call is call or _needs(d, call) for d in dependant.dependencies)

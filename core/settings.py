@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[Network], NoDecode] = []
 
     max_body_bytes: int = Field(1_048_576, ge=1)
+    max_header_bytes: int = Field(32_768, ge=1024, le=1_048_576)
     log_format: Literal["console", "json"] | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 

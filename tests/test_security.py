@@ -1,7 +1,12 @@
 """Writes need a bearer key from API_KEYS."""
 from __future__ import annotations
 
+import re
+
+from fastapi.routing import APIRoute
+
 from conftest import API_KEY, AUTH
+from core.security import require_write_key
 from tests.probes import add_probe_routes
 
 
@@ -42,3 +47,46 @@ async def test_two_authorization_headers_are_401_whichever_comes_first(make_clie
         )
         assert response.status_code == 401, (first, second)
         assert response.headers["www-authenticate"] == "Bearer"
+
+
+def write_routes(app) -> list[tuple[str, str, bool]]:
+    """(method, path with ids filled in, takes a body) of every route that needs the key."""
+    def needs_key(dependant) -> bool:
+        return any(d.call is require_write_key or needs_key(d) for d in dependant.dependencies)
+
+    found = []
+    for route in app.routes:
+        if isinstance(route, APIRoute) and needs_key(route.dependant):
+            path = re.sub(r"\{[^}]+\}", "1", route.path)
+            found += [(m, path, route.body_field is not None) for m in sorted(route.methods)]
+    return found
+
+
+async def test_credentials_are_checked_before_the_body_is_parsed_on_every_write_route(make_client):
+    """An anonymous write with malformed JSON is 401, not a 422 describing the body; with the
+    key, the same body is 422. Fails when: the key is only a FastAPI dependency (tried: 422
+    first, as FastAPI parses the body before dependencies run)."""
+    client = await make_client()
+    routes = write_routes(client.app)
+    assert {("POST", "/articles", True), ("PATCH", "/articles/1", True)} <= set(routes), routes
+    broken = b'{"title": "x", '
+    json_type = {"Content-Type": "application/json"}
+    for method, path, has_body in routes:
+        anonymous = await client.request(method, path, content=broken, headers=json_type)
+        assert anonymous.status_code == 401, (method, path, anonymous.text)
+        assert anonymous.headers["www-authenticate"] == "Bearer"
+        if has_body:
+            keyed = await client.request(method, path, content=broken,
+                                         headers={**json_type, **AUTH})
+            assert keyed.status_code == 422, (method, path, keyed.text)
+
+
+async def test_an_overridden_key_check_replaces_the_early_check_too(make_client):
+    client = await make_client()
+    client.app.dependency_overrides[require_write_key] = lambda: "test-key"
+    json_type = {"Content-Type": "application/json"}
+    response = await client.post("/articles", content=b"{", headers=json_type)
+    assert response.status_code == 422, response.text
+    client.app.dependency_overrides.clear()
+    response = await client.post("/articles", content=b"{", headers=json_type)
+    assert response.status_code == 401
