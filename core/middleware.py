@@ -177,22 +177,26 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
-        refusal = self.refuse_head(scope)
-        if refusal is not None:
-            await error_response(scope, *refusal)(scope, receive, send)
-            return
-        for name, value in scope["headers"]:
+        limit, cap = self.max_bytes, self.max_header_bytes
+        head = length = None
+        size = 0
+        for name, value in scope["headers"]:  # one pass: sizes, and the Content-Length
+            size += len(name) + len(value)
             if name == b"content-length":
-                length = header_int(value)
-                if length is None:
-                    await error_response(scope, 400, "Invalid Content-Length")(scope, receive, send)
-                    return
-                if length > limit:
-                    detail = f"Request body exceeds {limit} bytes"
-                    await error_response(scope, 413, detail)(scope, receive, send)
-                    return
-                break
+                length = value
+        if len(scope.get("raw_path") or scope["path"]) + len(scope["query_string"]) > cap:
+            head = 414, f"Request target exceeds {cap} bytes"
+        elif size > cap:
+            head = 431, f"Request header fields exceed {cap} bytes"
+        elif length is not None:
+            declared = header_int(length)
+            if declared is None:
+                head = 400, "Invalid Content-Length"
+            elif declared > limit:
+                head = 413, f"Request body exceeds {limit} bytes"
+        if head is not None:
+            await error_response(scope, *head)(scope, receive, send)
+            return
         received = 0
 
         async def limited_receive() -> Message:
@@ -206,10 +210,3 @@ class BodyLimitMiddleware:
 
         await self.app(scope, limited_receive, send)
 
-    def refuse_head(self, scope: Scope) -> tuple[int, str] | None:
-        cap = self.max_header_bytes
-        if len(scope.get("raw_path") or scope["path"]) + len(scope["query_string"]) > cap:
-            return 414, f"Request target exceeds {cap} bytes"
-        if sum(len(name) + len(value) for name, value in scope["headers"]) > cap:
-            return 431, f"Request header fields exceed {cap} bytes"
-        return None

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import os
 import socket
-import weakref
 from time import monotonic
 from typing import Any
 
@@ -38,6 +37,7 @@ from .settings import Settings
 log = structlog.get_logger(__name__)
 
 CHECK_IDLE_AFTER = 1.0  # seconds
+TICK = 0.1  # seconds between deadline sweeps: how late a deadline may be enforced
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
               "keepalives_count": 3}
 
@@ -70,50 +70,71 @@ def session_options(settings: Settings) -> str:
 
 
 class BoundedPool(AsyncConnectionPool):
-    """AsyncConnectionPool with the client deadline and the check on borrow described above."""
+    """AsyncConnectionPool with the client deadline and the check on borrow described above.
+
+    A borrowing costs two dict writes: deadlines are kept in `deadlines` and enforced by one
+    watchdog task every `TICK` seconds, rather than by a timer per borrowing (which cost ~10 µs
+    of a ~280 µs GET by id)."""
 
     def __init__(self, url: str, *, client_timeout: float, **kwargs: Any) -> None:
         self.client_timeout = client_timeout
-        self.deadlines: dict[AsyncConnection[Any], asyncio.TimerHandle] = {}
-        self.returned_at: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = (
-            weakref.WeakKeyDictionary()
-        )
+        self.deadlines: dict[AsyncConnection[Any], float] = {}  # borrowed -> monotonic deadline
+        self.returned_at: dict[AsyncConnection[Any], float] = {}
+        self.watchdog: asyncio.Task[None] | None = None
         super().__init__(url, check=self.check_if_idle, **kwargs)
 
-    async def getconn(self, timeout: float | None = None) -> AsyncConnection[Any]:  # noqa: ASYNC109 (the pool's own signature)
+    async def open(self, wait: bool = False, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        await super().open(wait, timeout)
+        if self.watchdog is None:
+            self.watchdog = asyncio.create_task(self.watch(), name=f"{self.name}-deadlines")
+
+    async def close(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watchdog
+            self.watchdog = None
+        await super().close(timeout)
+
+    async def getconn(self, timeout: float | None = None) -> AsyncConnection[Any]:  # noqa: ASYNC109
         conn = await super().getconn(timeout)
         if self.client_timeout:
-            self.deadlines[conn] = arm(conn, self.client_timeout)
+            self.deadlines[conn] = monotonic() + self.client_timeout
         return conn
 
     async def putconn(self, conn: AsyncConnection[Any]) -> None:
-        deadline = self.deadlines.pop(conn, None)
-        if deadline is not None:
-            deadline.cancel()
+        self.deadlines.pop(conn, None)
         self.returned_at[conn] = monotonic()
         await super().putconn(conn)
 
     async def check_if_idle(self, conn: AsyncConnection[Any]) -> None:
-        returned = self.returned_at.get(conn)
-        if returned is not None and monotonic() - returned < CHECK_IDLE_AFTER:
+        now = monotonic()
+        if now - self.returned_at.get(conn, -CHECK_IDLE_AFTER) < CHECK_IDLE_AFTER:
             return
-        deadline = arm(conn, self.timeout)
+        self.deadlines[conn] = now + self.timeout  # the check is part of getting a connection
         try:
             await AsyncConnectionPool.check_connection(conn)
         finally:
-            deadline.cancel()
+            self.deadlines.pop(conn, None)
+
+    async def watch(self) -> None:
+        """Sever borrowings past their deadline; forget connections the pool has closed."""
+        while True:
+            await asyncio.sleep(TICK)
+            now = monotonic()
+            for conn in [c for c, deadline in self.deadlines.items() if deadline <= now]:
+                del self.deadlines[conn]
+                sever(conn)
+            for conn in [c for c in self.returned_at if c.closed]:
+                del self.returned_at[conn]
 
 
-def arm(conn: AsyncConnection[Any], seconds: float) -> asyncio.TimerHandle:
-    return asyncio.get_running_loop().call_later(seconds, sever, conn, seconds)
-
-
-def sever(conn: AsyncConnection[Any], seconds: float) -> None:
+def sever(conn: AsyncConnection[Any]) -> None:
     """Shut the connection's socket down: the statement waiting on it fails with
     OperationalError now, rather than when (if ever) the server answers."""
     with contextlib.suppress(psycopg.Error, OSError):
         fd = conn.fileno()
-        log.warning("database_deadline", seconds=seconds)
+        log.warning("database_deadline")
         with socket.socket(fileno=os.dup(fd)) as sock:
             sock.shutdown(socket.SHUT_RDWR)
 
