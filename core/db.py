@@ -36,7 +36,7 @@ from .settings import Settings
 log = structlog.get_logger(__name__)
 
 
-def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
+def make_pool(url: str, settings: Settings) -> BoundedPool:
     return BoundedPool(
         url,
         client_timeout=settings.db_client_timeout,

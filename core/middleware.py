@@ -164,9 +164,10 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimitMiddleware:
-    """Size limits on a request, in the error shape: 414 for a target (path and query) and 431
-    for header fields over `max_header_bytes` each (uvicorn's httptools parser has no such
-    limit), 413 for bodies over `max_bytes`: by Content-Length up front, else while streaming."""
+    """Size limits on a request, in the error shape: 414 for a target (path and query) over
+    `max_header_bytes`, 431 for header fields (names and values) over it in all (uvicorn's
+    httptools parser has no such limit), 413 for bodies over `max_bytes`: by Content-Length up
+    front, else while streaming."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, max_header_bytes: int) -> None:
         self.app = app

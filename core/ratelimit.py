@@ -21,8 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import limits.storage
-import limits.strategies
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -86,11 +84,6 @@ STRATEGIES: dict[str, Callable[[Any], Any]] = {
     "fixed-window": FixedWindowRateLimiter,
     "moving-window": MovingWindowRateLimiter,
 }
-SYNC_STRATEGIES: dict[str, Callable[[Any], Any]] = {
-    "sliding-window-counter": limits.strategies.SlidingWindowCounterRateLimiter,
-    "fixed-window": limits.strategies.FixedWindowRateLimiter,
-    "moving-window": limits.strategies.MovingWindowRateLimiter,
-}
 
 
 def _make_storage(url: str, timeout: float) -> Any:
@@ -98,6 +91,9 @@ def _make_storage(url: str, timeout: float) -> Any:
     if not url.startswith("memory://"):
         # The client's own timeouts stay within ours, so a dead Redis never holds a socket long.
         options |= {"connect_timeout": timeout, "stream_timeout": timeout}
+    # limits' asyncio storages for memory too: the synchronous MemoryStorage expires keys from a
+    # threading.Timer restarted every 10 ms, whose thread start-ups and GIL hand-offs cost a
+    # request on the event loop ~25 us against ~17 us here (measured interleaved, in a loop).
     return storage_from_string(f"async+{url}", **options)
 
 
@@ -108,12 +104,8 @@ class RateLimiter:
     def __init__(self, settings: Settings, on_reject: RejectHook | None = None) -> None:
         url = settings.rate_limit_storage_url
         self.remote = not url.startswith("memory://")
-        if self.remote:
-            self.storage = _make_storage(url, settings.rate_limit_storage_timeout)
-            self.strategy = STRATEGIES[settings.rate_limit_strategy](self.storage)
-        else:
-            self.storage = limits.storage.MemoryStorage()
-            self.strategy = SYNC_STRATEGIES[settings.rate_limit_strategy](self.storage)
+        self.storage = _make_storage(url, settings.rate_limit_storage_timeout)
+        self.strategy = STRATEGIES[settings.rate_limit_strategy](self.storage)
         self.timeout = settings.rate_limit_storage_timeout
         self.on_reject = on_reject
         self.rules: dict[int, RouteRule] = {}  # id(route) -> its limit in this app
@@ -127,9 +119,7 @@ class RateLimiter:
     async def check(self, item: RateLimitItem, *identifiers: str) -> Verdict | None:
         """Take one request from the budget; None when storage cannot answer (fail open)."""
         if not self.remote:  # in-process counters cannot fail or hang: no deadline needed
-            allowed = self.strategy.hit(item, *identifiers)
-            stats = self.strategy.get_window_stats(item, *identifiers)
-            return Verdict(allowed, max(stats.remaining, 0), stats.reset_time)
+            return await self._take(item, identifiers)
         if self._down_since is not None:
             now = time.monotonic()
             if now < self._retry_at:

@@ -239,5 +239,7 @@ class FastRoute(APIRoute):
         standard = super().get_route_handler()
         route = effective_route(self)
         handler = standard if route is None else fast_handler(route, standard) or standard
-        return credentials_first(self, handler)
+        # The route as included (its inclusion's dependencies and overrides provider), when
+        # FastAPI is building the handler of an inclusion.
+        return credentials_first(route or self, handler)
 

@@ -93,6 +93,8 @@ class Redis:
             stdout=subprocess.DEVNULL,
         )
         wait_until(self.ping, 10, what="redis start")
+        # A PONG from another suite's Redis that took the port first is not ours.
+        assert self.process.poll() is None, f"redis-server could not bind port {self.port}"
 
     def ping(self) -> bool:
         try:

@@ -6,6 +6,7 @@ Each test names, in its docstring, the protection it proves and the change that 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
@@ -339,7 +340,7 @@ async def test_redis_stopped_under_concurrent_load_fails_open_then_limits_again(
     bound (a burst takes seconds), or never probes Redis again (no 429 after it returns).
     """
     client = await make_client(rate_limit_storage_url=own_redis.url,
-                               rate_limit_default="20/minute", peer="127.0.0.9")
+                               rate_limit_default="20/minute", peer=f"127.{os.getpid() % 250}.0.9")
     burst = 20
 
     async def timed_get() -> tuple[int, float]:

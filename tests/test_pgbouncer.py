@@ -3,9 +3,10 @@
 searches and imports. Not part of `make test` (it needs the pgbouncer binary); `make
 test-pgbouncer` runs it and CI installs the package first, as for the browser test.
 
-Fails when: the service prepares statements behind the pooler (tried: DB_POOLER=none gives
-`prepared statement "_pg3_0" does not exist` 500s/503s within the first few hundred requests), or
-sends start-up options pgbouncer refuses (every connection fails: 503s).
+Fails when: the service prepares statements behind the pooler (tried: `prepare_threshold=None`
+dropped from core/pool.py gives `prepared statement "_pg3_…" does not exist` 500s and 503s
+within the first few hundred requests), or sends start-up options, which pgbouncer 1.18 refuses
+(tried: DB_POOLER=none, every connection refused: 503s).
 """
 from __future__ import annotations
 
@@ -184,7 +185,7 @@ async def test_two_instances_behind_pgbouncer_transaction_mode(pgbouncer_db, tmp
     ):
         seed_ids = []
         for n in range(10):
-            response = httpx.post(f"{one.url}/articles", headers=AUTH, json={
+            response = httpx.post(f"{one.url}/articles", headers=AUTH, trust_env=False, json={
                 "title": f"Bounced seed {n}", "slug": f"pgb-seed-{n}", "body": "seed body"})
             assert response.status_code == 201, response.text
             seed_ids.append(response.json()["id"])

@@ -10,8 +10,8 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-import limits.storage
-import limits.strategies
+import limits.aio.storage
+import limits.aio.strategies
 import pytest
 from fastapi import APIRouter, FastAPI
 from limits.aio.strategies import FixedWindowRateLimiter
@@ -389,8 +389,8 @@ async def test_distinct_huge_forwarded_headers_do_not_grow_the_process(limited, 
 def test_counting_is_limits_own(make_settings_for_limits, redis_url):
     """limits' own strategies over its own storages: no counter of ours."""
     memory = RateLimiter(make_settings_for_limits())
-    assert type(memory.strategy) is limits.strategies.SlidingWindowCounterRateLimiter
-    assert type(memory.storage) is limits.storage.MemoryStorage
+    assert type(memory.strategy) is limits.aio.strategies.SlidingWindowCounterRateLimiter
+    assert type(memory.storage) is limits.aio.storage.MemoryStorage
     shared = RateLimiter(make_settings_for_limits(
         rate_limit_storage_url=redis_url, rate_limit_strategy="fixed-window"
     ))

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import re
 
+from fastapi import APIRouter, Depends
 from fastapi.routing import APIRoute
 
 from conftest import API_KEY, AUTH
+from core.routing import FastRoute
 from core.security import require_write_key
 from tests.probes import add_probe_routes
 
@@ -90,3 +92,25 @@ async def test_an_overridden_key_check_replaces_the_early_check_too(make_client)
     client.app.dependency_overrides.clear()
     response = await client.post("/articles", content=b"{", headers=json_type)
     assert response.status_code == 401
+
+
+async def test_key_added_at_inclusion_is_checked_first_and_overridable(make_client):
+    """A router included with `dependencies=[Depends(require_write_key)]` (FastAPI's own
+    include_router): the key is checked before its body too, and overriding the check works.
+    Fails when: credentials_first reads the route as declared rather than as included (tried:
+    422 anonymous, 401 with the override)."""
+    router = APIRouter(route_class=FastRoute)
+
+    @router.post("/_probe/included")
+    async def included(payload: dict[str, int]) -> dict[str, int]:
+        return payload
+
+    client = await make_client(
+        app_hook=lambda app: app.include_router(router, dependencies=[Depends(require_write_key)])
+    )
+    json_type = {"Content-Type": "application/json"}
+    response = await client.post("/_probe/included", content=b"{", headers=json_type)
+    assert response.status_code == 401, response.text
+    client.app.dependency_overrides[require_write_key] = lambda: "test-key"
+    response = await client.post("/_probe/included", content=b"{", headers=json_type)
+    assert response.status_code == 422, response.text

@@ -132,22 +132,49 @@ async def test_row_lock_held_elsewhere_is_503_within_lock_timeout_and_reads_go_o
 async def test_statement_past_statement_timeout_is_cancelled_by_the_server(
     make_client, pg_url, unique
 ):
-    """With lock_timeout off, the same blocked PATCH is cancelled by statement_timeout: 503, and
-    the connection stays usable (the next request on the one-connection pool is 200).
+    """With lock_timeout and the client deadline off, the same blocked PATCH is cancelled by
+    statement_timeout: 503 within it, and the connection stays usable (the next request on
+    the one-connection pool is served by the same backend).
 
-    Fails when: statement_timeout is not sent (the PATCH waits for the holder, past HANG).
-    """
-    client = await make_client(db_lock_timeout=0, db_statement_timeout=0.4, db_client_timeout=10,
+    Fails when: statement_timeout is not sent (the PATCH waits for the holder, past HANG)."""
+    client = await make_client(db_lock_timeout=0, db_statement_timeout=0.4, db_client_timeout=0,
                                db_pool_min_size=1, db_pool_max_size=1, rate_limit_enabled=False)
     article = await create_article(client, unique)
+    pool = client.app.state.pool
+    async with pool.connection() as conn:
+        backend = conn.info.backend_pid
     async with await psycopg.AsyncConnection.connect(pg_url) as holder:
         await holder.execute("SELECT id FROM articles WHERE id = %s FOR UPDATE", (article,))
+        started = time.monotonic()
         response = await asyncio.wait_for(
             client.patch(f"/articles/{article}", json={"body": "x"}, headers=AUTH), HANG
         )
         assert response.status_code == 503, response.text
+        assert time.monotonic() - started < 0.4 + 1.5
         await holder.rollback()
     assert (await timed_get(client, f"/articles/{article}"))[0] == 200
+    async with pool.connection() as conn:
+        assert conn.info.backend_pid == backend
+
+
+async def test_client_deadline_counts_from_the_latest_statement_not_the_borrowing(make_client):
+    """A borrowing that keeps issuing statements (an import's chunks) outlives the deadline;
+    one statement that the server does not finish within it is cut (statement_timeout off,
+    so only the client deadline can end it).
+
+    Fails when: the deadline counts from the borrowing (tried: the loop below is cut after
+    1 s with OperationalError), or statement starts are not seen (the same)."""
+    client = await make_client(db_statement_timeout=0, db_client_timeout=1.0)
+    pool = client.app.state.pool
+    started = time.monotonic()
+    async with pool.connection() as conn:
+        while time.monotonic() - started < 2.0:
+            await conn.execute("SELECT pg_sleep(0.05)")
+    started = time.monotonic()
+    with pytest.raises(psycopg.OperationalError):
+        async with pool.connection() as conn:
+            await asyncio.wait_for(conn.execute("SELECT pg_sleep(5)"), HANG)
+    assert time.monotonic() - started < 1.0 + 1.0
 
 
 async def test_first_request_after_a_restart_gets_a_live_connection(
