@@ -39,7 +39,9 @@ DATABASE = "external_check_feeds"
 SUFFIXES = (".xml", ".json", ".rss", ".atom", ".rdf", ".feed")
 _HEADER = re.compile(rb"^\s*Header:\s*([A-Za-z-]+):\s*(.+?)\s*$", re.MULTILINE)
 _ONLY_URL = re.compile(r"^\S+://\S*$")
-_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(\s[^<>]*)?/?>|&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z]+[0-9]*);")
+_MARKUP = re.compile(
+    r"</?[A-Za-z][A-Za-z0-9:-]*(\s[^<>]*)?/?>|&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z]+[0-9]*);"
+)
 
 
 def headers_for(path: Path, body: bytes) -> dict[str, str]:

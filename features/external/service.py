@@ -49,7 +49,8 @@ def normalize_url(url: str) -> str:
 
 
 def source_key(feed_url: str, item_key: str) -> str:
-    return "feed:" + hashlib.sha256(f"{feed_url}\n{item_key}".encode()).hexdigest()
+    data = f"{feed_url}\n{item_key}".encode(errors="surrogatepass")  # never raises
+    return "feed:" + hashlib.sha256(data).hexdigest()
 
 
 async def import_feed(
