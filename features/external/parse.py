@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .errors import NotAFeed
 from .text import html_to_text, plain_to_text
+from .xmlguard import check_entities
 
 TITLE_FROM_BODY = 80  # characters of the body that stand in for a missing title
 LINK_MAX = 2048
@@ -109,6 +110,7 @@ def _json_item(raw: object, number: int) -> Item:
 
 
 def _xml_feed(body: bytes, content_type: str, limit: int | None) -> list[Item]:
+    check_entities(body)
     body = _SURROGATE_REF.sub(b"&#xFFFD;", body)
     # A file object, never bytes or str: feedparser treats strings as URLs or file paths.
     parsed = feedparser.parse(
