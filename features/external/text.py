@@ -50,8 +50,21 @@ def decode_entities(text: str) -> str:
     return _ENTITY.sub(lambda match: html.unescape(match.group()), text)
 
 
+# Tags of HTML elements: plain text that holds one is HTML declared as text (common in feeds).
+_HTML_TAG = re.compile(
+    r"</?(?:a|abbr|b|big|blockquote|br|center|cite|code|dd|del|div|dl|dt|em|embed|font|"
+    r"h[1-6]|hr|i|iframe|img|ins|kbd|li|link|meta|object|ol|p|pre|q|s|script|small|span|"
+    r"strike|strong|style|sub|sup|table|tbody|td|th|thead|tr|tt|u|ul)(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
+
+
 def plain_to_text(text: str) -> str:
-    """Plain text from a feed: entities decoded (feeds often escape twice), whitespace tidied."""
+    """Plain text from a feed: entities decoded (feeds often escape twice), whitespace tidied;
+    read as HTML when it holds HTML tags (`<b>`, `<br />`, `<script>`), which feeds often
+    declare as text. Other angle brackets (`<x>`, `a < b`) stay: they are the text."""
+    if _HTML_TAG.search(text):
+        return html_to_text(text)
     return tidy(decode_entities(text))
 
 

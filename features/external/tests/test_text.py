@@ -94,3 +94,10 @@ async def test_a_feed_with_lone_surrogates_imports(importer, feeds: FeedServer, 
     assert response.json()["created"] == 1
     stored = await article(importer, url, f"{unique}\ufffd")
     assert stored is not None and stored["body"] == "Body \ufffd here"
+
+
+def test_html_declared_as_text_is_read_as_html_and_other_brackets_stay() -> None:
+    body = atom_entry("<title>Maths: a &lt; b &lt;x&gt;</title>"
+                      "<content>Some &lt;b&gt;bold&lt;/b&gt; text.&lt;script&gt;x()&lt;/script&gt;"
+                      "</content>")
+    assert one(body, ATOM) == ("Maths: a < b <x>", "Some bold text.")
