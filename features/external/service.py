@@ -25,8 +25,9 @@ from core.metrics import record_import
 from features.articles import SourceArticle, upsert_many
 
 from . import queries
-from .errors import ImportRefused, UnsafeUrl, UpstreamFailed, UpstreamTimeout
-from .fetch import Fetcher
+from .discover import feed_link, looks_like_html
+from .errors import ImportRefused, NotAFeed, UnsafeUrl, UpstreamFailed, UpstreamTimeout
+from .fetch import Fetched, Fetcher
 from .parse import Item, parse_feed
 from .schemas import ImportOut
 
@@ -83,13 +84,38 @@ async def _run(
     fetched = await fetcher.fetch_feed(url, validators)
     if fetched.status == 304:
         return ImportOut(url=url, status="not_modified")
-    content_type = fetched.headers.get("content-type", "")
-    items = await asyncio.to_thread(parse_feed, fetched.body, content_type, max_items)
+    page_url = None
+    try:
+        items = await _parse(fetched, max_items)
+    except NotAFeed:
+        if not looks_like_html(fetched.body, fetched.headers.get("content-type", "")):
+            raise
+        page_url, url = url, await _discovered(fetched, url)
+        async with queries.connection(pool) as db:
+            validators = await queries.validators_for(db, url, max_items)
+        fetched = await fetcher.fetch_feed(url, validators)  # the same guard, robots and caps
+        if fetched.status == 304:
+            return ImportOut(url=url, status="not_modified", discovered_from=page_url)
+        items = await _parse(fetched, max_items)
     async with queries.connection(pool) as db:
         result = await store(db, url, items)
         if not result.errors:  # a partial import must not make the next fetch a 304
             await queries.save_validators(db, url, fetched.validators, max_items)
-    return result
+    return result.model_copy(update={"discovered_from": page_url})
+
+
+async def _parse(fetched: Fetched, max_items: int | None) -> list[Item]:
+    content_type = fetched.headers.get("content-type", "")
+    return await asyncio.to_thread(parse_feed, fetched.body, content_type, max_items)
+
+
+async def _discovered(fetched: Fetched, page_url: str) -> str:
+    """The feed URL an HTML page links to (`<link rel="alternate">`), or NotAFeed."""
+    found = await asyncio.to_thread(feed_link, fetched.body, str(fetched.url))
+    if found is None:
+        raise NotAFeed(f"{page_url} is an HTML page, not an RSS, Atom or JSON feed, and has "
+                       "no <link rel=\"alternate\"> to one")
+    return normalize_url(found)
 
 
 async def store(db: AsyncConnection, feed_url: str, items: list[Item]) -> ImportOut:
