@@ -65,3 +65,14 @@ class FeedOut(BaseModel):
 class FeedPage(BaseModel):
     items: list[FeedOut]
     next_cursor: str | None
+
+
+class OpmlResult(BaseModel):
+    url: str
+    status: Literal["registered", "already_registered", "refused"]
+    id: int | None = None
+    reason: str | None = None
+
+
+class OpmlOut(BaseModel):
+    results: list[OpmlResult]

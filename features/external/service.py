@@ -29,7 +29,7 @@ from .discover import feed_link, looks_like_html
 from .errors import ImportRefused, NotAFeed, UnsafeUrl, UpstreamFailed, UpstreamTimeout
 from .fetch import Fetched, Fetcher
 from .parse import Item, parse_feed
-from .schemas import ImportOut
+from .schemas import ImportOut, OpmlResult
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +47,29 @@ def normalize_url(url: str) -> str:
         return str(httpx.URL(url.strip()))
     except (httpx.InvalidURL, TypeError) as exc:
         raise UnsafeUrl(f"not a valid URL: {exc}") from None
+
+
+async def register_all(
+    pool: AsyncConnectionPool, fetcher: Fetcher, urls: list[str], interval_minutes: int
+) -> list[OpmlResult]:
+    """Register each URL (idempotent): registered, already registered, or refused and why."""
+    results = []
+    for given in urls:
+        try:
+            url = normalize_url(given)
+            await fetcher.check_url(url)
+        except (ImportRefused, UpstreamTimeout) as exc:
+            results.append(OpmlResult(url=given, status="refused", reason=str(exc)))
+            continue
+        async with queries.connection(pool) as db:
+            feed = await queries.insert_feed(db, url, interval_minutes)
+            if feed is not None:
+                results.append(OpmlResult(url=url, status="registered", id=feed.id))
+                continue
+            known = await queries.get_feed_by_url(db, url)
+        results.append(OpmlResult(url=url, status="already_registered",
+                                  id=known.id if known else None))
+    return results
 
 
 def source_key(feed_url: str, item_key: str) -> str:
