@@ -87,7 +87,7 @@ async def list_feeds(
     return FeedPage(items=feeds[:limit], next_cursor=str(feeds[limit - 1].id) if more else None)
 
 
-@router.get("/feeds/{feed_id}", responses=responses(404, 422, 503))
+@router.get("/feeds/{feed_id:int}", responses=responses(404, 422, 503))
 async def get_feed(feed_id: int, conn: Conn) -> FeedOut:
     """One registered feed."""
     feed = await queries.get_feed(conn, feed_id)
@@ -97,7 +97,7 @@ async def get_feed(feed_id: int, conn: Conn) -> FeedOut:
 
 
 @router.delete(
-    "/feeds/{feed_id}", status_code=status.HTTP_204_NO_CONTENT,
+    "/feeds/{feed_id:int}", status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(401, 404, 422, 503),
 )
 async def delete_feed(_: WriteKey, feed_id: int, conn: Conn) -> None:
