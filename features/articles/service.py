@@ -164,7 +164,9 @@ async def _upsert_set(db: AsyncConnection, batch: list[SourceArticle]) -> list[U
     taken = await queries.taken_slugs(db, [slug for slugs in options.values() for slug in slugs])
     rows: list[dict[str, Any]] = []
     for article in batch:
-        slug = "-"  # an existing article keeps its slug: this one is never written
+        # An existing article keeps its slug; should it vanish meanwhile, the readable one
+        # is inserted (or, if taken, the unique violation sends the batch one by one).
+        slug = next(slug_candidates(article.slug_hint, article.source_key))
         if article.source_key in options:
             slug = _free_slug(options[article.source_key], taken, article)
             taken.add(slug)

@@ -10,6 +10,8 @@ import pytest
 
 from features.articles import SourceArticle, upsert_by_source_key, upsert_many
 
+from .conftest import lock_waiters, wait_for
+
 
 async def row(db, article_id: int) -> tuple:
     cur = await db.execute(
@@ -183,3 +185,19 @@ async def test_upsert_many_is_one_set_with_per_article_outcomes(db, unique, make
     assert await cur.fetchone() == (f"https://example.invalid/{unique}/a", stamp)
     again = await upsert_many(db, [batch[0], SourceArticle(f"{unique}-b", "B2", "Body b", "x")])
     assert again == [(results[0][0], "unchanged"), (results[1][0], "updated")]  # type: ignore[index]
+
+
+async def test_upsert_many_takes_the_next_slug_when_a_concurrent_writer_wins(db, unique, pg_url):
+    """The slug lookup cannot see an uncommitted insert: the set statement then meets the
+    unique violation, and the batch goes one by one (no error, no lost article)."""
+    async with (await psycopg.AsyncConnection.connect(pg_url) as rival,
+                await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as watcher):
+        await rival.execute("INSERT INTO articles (title, slug, body) VALUES ('R', %s, 'R')",
+                            (f"race-{unique}",))  # open transaction: not visible yet
+        batch = [SourceArticle(f"{unique}-race", "Race", "Body", f"race {unique}")]
+        task = asyncio.create_task(upsert_many(db, batch))
+        await wait_for(lambda: lock_waiters(watcher, "WITH input AS"))
+        await rival.commit()
+        [result] = await task
+    assert isinstance(result, tuple) and result[1] == "created"
+    assert (await row(db, result[0]))[1] == f"race-{unique}-2"
