@@ -22,6 +22,10 @@ from .xmlguard import check_entities
 
 TITLE_FROM_BODY = 80  # characters of the body that stand in for a missing title
 LINK_MAX = 2048
+_LONE_SURROGATE_ESCAPE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 # A character reference to a surrogate (&#xD800;, &#55296;): feedparser would raise
 # UnicodeEncodeError on it, so it becomes U+FFFD before parsing (as an HTML parser does).
 _SURROGATE_REF = re.compile(
@@ -86,7 +90,7 @@ def parse_feed(body: bytes, content_type: str, limit: int | None = None) -> list
 
 def _json_feed(body: bytes, limit: int | None) -> list[Item]:
     try:
-        feed = JsonFeed.model_validate(orjson.loads(body.removeprefix(b"\xef\xbb\xbf")))
+        feed = JsonFeed.model_validate(_json(body.removeprefix(b"\xef\xbb\xbf")))
     except orjson.JSONDecodeError as exc:
         raise NotAFeed(f"not a feed: invalid JSON ({exc})") from None
     except ValidationError as exc:
@@ -94,6 +98,17 @@ def _json_feed(body: bytes, limit: int | None) -> list[Item]:
         where = ".".join(str(part) for part in first["loc"]) or "document"
         raise NotAFeed(f"not a JSON Feed: {where}: {first['msg']}") from None
     return [_json_item(raw, n) for n, raw in enumerate(feed.items[:limit], 1)]
+
+
+def _json(body: bytes) -> Any:
+    """The parsed JSON; a lone surrogate escape (`"\\ud800"`) becomes U+FFFD, a pair stays."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        fixed = _LONE_SURROGATE_ESCAPE.sub(rb"\\ufffd", body)
+        if fixed == body:
+            raise
+        return orjson.loads(fixed)
 
 
 def _json_item(raw: object, number: int) -> Item:
@@ -113,12 +128,16 @@ def _xml_feed(body: bytes, content_type: str, limit: int | None) -> list[Item]:
     check_entities(body)
     body = _SURROGATE_REF.sub(b"&#xFFFD;", body)
     # A file object, never bytes or str: feedparser treats strings as URLs or file paths.
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        response_headers={"content-type": content_type or "application/xml"},
-        sanitize_html=False,  # we keep text only, never the HTML
-        resolve_relative_uris=False,
-    )
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(body),
+            response_headers={"content-type": content_type or "application/xml"},
+            sanitize_html=False,  # we keep text only, never the HTML
+            resolve_relative_uris=False,
+        )
+    except (UnicodeEncodeError, UnicodeDecodeError) as exc:
+        # A surrogate reference in an encoding the rewrite above cannot see (UTF-16).
+        raise NotAFeed(f"not a readable feed: {exc.reason}") from None
     if not parsed.get("version"):
         problem = parsed.get("bozo_exception")
         reason = f" ({problem})" if problem else ""

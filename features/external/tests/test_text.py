@@ -5,6 +5,7 @@ import orjson
 import pytest
 
 from conftest import AUTH
+from features.external.errors import NotAFeed
 from features.external.parse import parse_feed
 from features.external.text import html_to_text
 
@@ -101,3 +102,17 @@ def test_html_declared_as_text_is_read_as_html_and_other_brackets_stay() -> None
                       "<content>Some &lt;b&gt;bold&lt;/b&gt; text.&lt;script&gt;x()&lt;/script&gt;"
                       "</content>")
     assert one(body, ATOM) == ("Maths: a < b <x>", "Some bold text.")
+
+
+def test_a_lone_surrogate_escape_in_json_feed_is_replaced_and_a_pair_kept() -> None:
+    feed = (b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "k\\ud800",'
+            b' "title": "a\\udc00 \\ud83d\\ude00", "content_text": "b"}]}')
+    [item] = parse_feed(feed, "application/feed+json")
+    assert (item.key, item.title, item.body) == ("k\ufffd", "a\ufffd \U0001f600", "b")
+
+
+def test_a_surrogate_in_a_utf16_feed_is_a_reason_not_a_crash() -> None:
+    body = ("<?xml version='1.0' encoding='utf-16'?><rss version='2.0'><channel><title>t"
+            "</title><item><guid>a&#xD800;</guid><title>x</title></item></channel></rss>")
+    with pytest.raises(NotAFeed, match="surrogates"):
+        parse_feed(body.encode("utf-16"), "application/rss+xml")
