@@ -2,11 +2,13 @@
 
 expat reads the prolog only (it stops at the root element), with no handler that could
 load an external entity or DTD. A document is refused (422, `unsafe_xml`) when its DTD
-declares an external entity (SYSTEM or PUBLIC, general or parameter), a parameter entity,
+declares an external general entity (SYSTEM or PUBLIC), an internal parameter entity,
 an entity whose value refers to another entity (billion laughs), or entities whose
 references would expand to more than EXPANSION_MAX characters (quadratic blowup). Nothing
-is expanded here, so memory stays bounded by the document itself. A prolog expat cannot read
-(an encoding it does not know, broken markup) is refused when it declares any entity at all.
+is expanded here, so memory stays bounded by the document itself. An external parameter
+entity (a DTD's entity set) is inert: neither expat here nor feedparser's parser fetches
+it. A prolog expat cannot read (an encoding it does not know, broken markup) is refused
+when it declares any entity at all.
 """
 from __future__ import annotations
 
@@ -36,7 +38,10 @@ def check_entities(body: bytes) -> None:
     def declaration(name: str, is_parameter: int, value: str | None, base: str | None,
                     system_id: str | None, public_id: str | None,
                     notation: str | None) -> None:
-        if system_id is not None or public_id is not None:
+        external = system_id is not None or public_id is not None
+        if external and is_parameter:
+            return  # an entity set (e.g. XHTML's Latin-1): inert, no parser here fetches it
+        if external:
             _refuse(f"declares the external entity {name!r}")
         if is_parameter:
             _refuse(f"declares the parameter entity {name!r}")
