@@ -7,7 +7,7 @@ PYTEST := $(PY) -m pytest -p no:logging
 
 .PHONY: venv run test test-articles test-search test-health test-external test-core test-browser \
         test-pgbouncer \
-        lint migrate bench bench-cpu bench-search fuzz clean
+        lint migrate bench bench-cpu bench-search check-feeds fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -62,6 +62,11 @@ bench-cpu: $(STAMP)
 bench-search: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m features.search.bench
+
+## make check-feeds DIR=...: import every feed file under DIR from loopback, print one line of totals
+check-feeds: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make check-feeds DIR=folder"; exit 2; }
+	$(PY) -m features.external.check_feeds "$(DIR)"
 
 fuzz: $(STAMP)
 	$(PYTEST) tests/test_fuzz.py --fuzz-examples=2000

@@ -13,7 +13,7 @@ from .errors import ArticleNotFound, PreconditionFailed, SlugTaken
 from .schemas import Article, ArticleIn, ArticlePatch
 
 SLUG_CONSTRAINT = "articles_slug_key"
-COLUMNS = "id, title, slug, body, created_at, updated_at"
+COLUMNS = "id, title, slug, body, created_at, updated_at, source_url, published_at"
 
 GET_BY_ID = f"SELECT {COLUMNS} FROM articles WHERE id = %(id)s::bigint"
 
@@ -62,15 +62,23 @@ DELETE = """
     RETURNING id
 """
 
-# Import upsert, keyed by source_key: insert, or change title/body when they differ (the slug
-# stays), or touch nothing. The last branch reports the id when nothing was written.
-UPSERT = """
+# Import upsert, keyed by source_key: insert, or change title/body/provenance when they differ
+# (the slug stays), or touch nothing. The last branch reports the id when nothing was written.
+_ON_CONFLICT = """
+    ON CONFLICT (source_key) DO UPDATE
+    SET title = excluded.title, body = excluded.body,
+        source_url = excluded.source_url, published_at = excluded.published_at
+    WHERE (articles.title, articles.body, articles.source_url, articles.published_at)
+          IS DISTINCT FROM
+          (excluded.title, excluded.body, excluded.source_url, excluded.published_at)
+"""
+
+UPSERT = f"""
     WITH written AS (
-        INSERT INTO articles (source_key, title, slug, body)
-        VALUES (%(source_key)s, %(title)s, %(slug)s, %(body)s)
-        ON CONFLICT (source_key) DO UPDATE
-        SET title = excluded.title, body = excluded.body
-        WHERE (articles.title, articles.body) IS DISTINCT FROM (excluded.title, excluded.body)
+        INSERT INTO articles (source_key, title, slug, body, source_url, published_at)
+        VALUES (%(source_key)s, %(title)s, %(slug)s, %(body)s, %(source_url)s,
+                %(published_at)s::timestamptz)
+        {_ON_CONFLICT}
         RETURNING id, xmax = 0 AS inserted
     )
     SELECT id, CASE WHEN inserted THEN 'created' ELSE 'updated' END FROM written
@@ -78,6 +86,31 @@ UPSERT = """
     SELECT id, 'unchanged' FROM articles
     WHERE source_key = %(source_key)s AND NOT EXISTS (SELECT 1 FROM written)
 """
+
+# The same for many rows in one statement; n is each row's place in the input. A row whose id
+# comes back NULL was inserted by a concurrent transaction this statement cannot see.
+UPSERT_MANY = f"""
+    WITH input AS (
+        SELECT * FROM unnest(%(keys)s::text[], %(titles)s::text[], %(slugs)s::text[],
+                             %(bodies)s::text[], %(urls)s::text[], %(dates)s::timestamptz[])
+               WITH ORDINALITY AS t(source_key, title, slug, body, source_url, published_at, n)
+    ), written AS (
+        INSERT INTO articles (source_key, title, slug, body, source_url, published_at)
+        SELECT source_key, title, slug, body, source_url, published_at FROM input ORDER BY n
+        {_ON_CONFLICT}
+        RETURNING source_key, id, xmax = 0 AS inserted
+    )
+    SELECT input.n, coalesce(written.id, articles.id),
+           CASE WHEN written.id IS NULL THEN 'unchanged'
+                WHEN written.inserted THEN 'created' ELSE 'updated' END
+    FROM input
+    LEFT JOIN written ON written.source_key = input.source_key
+    LEFT JOIN articles ON articles.source_key = input.source_key AND written.id IS NULL
+    ORDER BY input.n
+"""
+
+EXISTING_KEYS = "SELECT source_key FROM articles WHERE source_key = ANY (%(keys)s::text[])"
+TAKEN_SLUGS = "SELECT slug FROM articles WHERE slug = ANY (%(slugs)s::text[])"
 
 
 async def _one(db: AsyncConnection, sql: str, params: dict[str, Any]) -> Article | None:
@@ -157,11 +190,38 @@ async def _why_not_written(
 
 
 async def upsert(
-    db: AsyncConnection, *, source_key: str, title: str, slug: str, body: str
+    db: AsyncConnection, *, source_key: str, title: str, slug: str, body: str,
+    source_url: str | None = None, published_at: datetime | None = None,
 ) -> tuple[int, str] | None:
     """(id, outcome) or None when a concurrent insert hid the row from this statement."""
-    params = {"source_key": source_key, "title": title, "slug": slug, "body": body}
+    params = {"source_key": source_key, "title": title, "slug": slug, "body": body,
+              "source_url": source_url, "published_at": published_at}
     async with db.cursor(row_factory=tuple_row) as cur:
         await cur.execute(UPSERT, params)
         row = await cur.fetchone()
     return (int(row[0]), str(row[1])) if row else None
+
+
+async def upsert_many(
+    db: AsyncConnection, rows: list[dict[str, Any]]
+) -> list[tuple[int | None, str]]:
+    """(id or None, outcome) per row, in order; rows have distinct source keys."""
+    params = {
+        "keys": [r["source_key"] for r in rows], "titles": [r["title"] for r in rows],
+        "slugs": [r["slug"] for r in rows], "bodies": [r["body"] for r in rows],
+        "urls": [r["source_url"] for r in rows], "dates": [r["published_at"] for r in rows],
+    }
+    async with db.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(UPSERT_MANY, params)
+        result = await cur.fetchall()
+    return [(None if row[1] is None else int(row[1]), str(row[2])) for row in result]
+
+
+async def existing_keys(db: AsyncConnection, keys: list[str]) -> set[str]:
+    cur = await db.execute(EXISTING_KEYS, {"keys": keys})
+    return {row[0] for row in await cur.fetchall()}
+
+
+async def taken_slugs(db: AsyncConnection, slugs: list[str]) -> set[str]:
+    cur = await db.execute(TAKEN_SLUGS, {"slugs": slugs})
+    return {row[0] for row in await cur.fetchall()}

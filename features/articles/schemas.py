@@ -94,6 +94,8 @@ class Article(TypedDict):
     body: str
     created_at: datetime
     updated_at: datetime
+    source_url: str | None
+    published_at: datetime | None
 
 
 class ArticleOut(BaseModel):
@@ -105,6 +107,13 @@ class ArticleOut(BaseModel):
     body: str
     created_at: datetime
     updated_at: datetime
+    source_url: str | None = Field(
+        description="Where an imported article came from (the feed item's link); "
+        "null for articles written through the API"
+    )
+    published_at: datetime | None = Field(
+        description="The imported item's own date; null for articles written through the API"
+    )
 
 
 class ArticlePage(BaseModel):

@@ -1,4 +1,4 @@
-"""Time and peak memory to import a 5,000-item feed from loopback (goal: <= 10 s, <= 100 MB).
+"""Time and peak memory to import a 5,000-item feed from loopback (goal: <= 2 s, <= 100 MB).
 
     .venv/bin/python -m features.external.bench [items]
 

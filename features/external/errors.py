@@ -36,6 +36,12 @@ class NotAFeed(ImportRefused):
     kind = "not_a_feed"
 
 
+class UnsafeXml(ImportRefused):
+    """An XML bomb or an external entity: refused before any parser expands it."""
+
+    kind = "unsafe_xml"
+
+
 class TooLarge(ImportRefused):
     kind = "too_large"
 

@@ -77,6 +77,10 @@ INSERT_FEED = f"""
 
 GET_FEED = f"SELECT {FEED_COLUMNS} FROM external_feeds WHERE id = %(id)s"
 
+GET_FEED_BY_URL = f"SELECT {FEED_COLUMNS} FROM external_feeds WHERE url = %(url)s"
+
+ALL_URLS = "SELECT url FROM external_feeds ORDER BY id"
+
 LIST_FEEDS = f"""
     SELECT {FEED_COLUMNS} FROM external_feeds
     WHERE id > %(after)s ORDER BY id LIMIT %(limit)s
@@ -113,6 +117,16 @@ async def insert_feed(db: AsyncConnection, url: str, interval_minutes: int) -> F
 async def get_feed(db: AsyncConnection, feed_id: int) -> FeedOut | None:
     found = await _feeds(db, GET_FEED, {"id": feed_id})
     return found[0] if found else None
+
+
+async def get_feed_by_url(db: AsyncConnection, url: str) -> FeedOut | None:
+    found = await _feeds(db, GET_FEED_BY_URL, {"url": url})
+    return found[0] if found else None
+
+
+async def all_urls(db: AsyncConnection) -> list[str]:
+    cur = await db.execute(ALL_URLS)
+    return [row[0] for row in await cur.fetchall()]
 
 
 async def list_feeds(db: AsyncConnection, after: int, limit: int) -> list[FeedOut]:

@@ -1,17 +1,18 @@
 """HTTP routes for external: import a feed now, and register feeds for scheduled refresh."""
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from core.db import Conn, Pool
 from core.errors import responses
 from core.routing import FastRoute
 from core.security import WriteKey
 
-from . import queries, service
+from . import opml, queries, service
 from .deps import FetcherDep
 from .errors import FeedAlreadyRegistered, FeedNotFound
-from .schemas import FeedIn, FeedOut, FeedPage, ImportIn, ImportOut
+from .schemas import FeedIn, FeedOut, FeedPage, ImportIn, ImportOut, OpmlOut
 
 router = APIRouter(prefix="/external", tags=["external"], route_class=FastRoute)
 
@@ -44,6 +45,36 @@ async def register_feed(
     return feed
 
 
+_TEXT = {"schema": {"type": "string"}}
+OPML_BODY = {"requestBody": {"required": True, "content": {
+    opml.MEDIA_TYPE: _TEXT, "application/xml": _TEXT, "text/xml": _TEXT,
+}}}
+
+
+@router.post("/feeds/opml", responses=responses(401, 413, 422, 503), openapi_extra=OPML_BODY)
+async def import_opml(
+    _: WriteKey, request: Request, pool: Pool, fetcher: FetcherDep,
+    interval_minutes: Annotated[int, Query(ge=5, le=1440)] = 60,
+) -> OpmlOut:
+    """Register every outline's `xmlUrl` of an OPML 2.0 document (at most 1 MB, 1,000 feeds).
+
+    Idempotent: per feed `registered`, `already_registered`, or `refused` with the reason.
+    """
+    urls = await asyncio.to_thread(opml.feed_urls, await request.body())
+    return OpmlOut(results=await service.register_all(pool, fetcher, urls, interval_minutes))
+
+
+@router.get(
+    "/feeds.opml", response_class=Response, responses={
+        **responses(503), 200: {"content": {opml.MEDIA_TYPE: {"schema": {"type": "string"}}}},
+    },
+)
+async def export_opml(conn: Conn) -> Response:
+    """Every registered feed as an OPML 2.0 document."""
+    document = opml.document(await queries.all_urls(conn))
+    return Response(document, media_type=f"{opml.MEDIA_TYPE}; charset=utf-8")
+
+
 @router.get("/feeds", responses=responses(422, 503))
 async def list_feeds(
     conn: Conn,
@@ -56,7 +87,7 @@ async def list_feeds(
     return FeedPage(items=feeds[:limit], next_cursor=str(feeds[limit - 1].id) if more else None)
 
 
-@router.get("/feeds/{feed_id}", responses=responses(404, 422, 503))
+@router.get("/feeds/{feed_id:int}", responses=responses(404, 422, 503))
 async def get_feed(feed_id: int, conn: Conn) -> FeedOut:
     """One registered feed."""
     feed = await queries.get_feed(conn, feed_id)
@@ -66,7 +97,7 @@ async def get_feed(feed_id: int, conn: Conn) -> FeedOut:
 
 
 @router.delete(
-    "/feeds/{feed_id}", status_code=status.HTTP_204_NO_CONTENT,
+    "/feeds/{feed_id:int}", status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(401, 404, 422, 503),
 )
 async def delete_feed(_: WriteKey, feed_id: int, conn: Conn) -> None:

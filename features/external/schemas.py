@@ -19,7 +19,7 @@ class ImportIn(BaseModel):
 
 
 class ImportOut(BaseModel):
-    url: str
+    url: str = Field(description="The feed imported (found through the page when discovered)")
     status: Literal["imported", "not_modified"]
     fetched: int = 0
     created: int = 0
@@ -27,6 +27,9 @@ class ImportOut(BaseModel):
     unchanged: int = 0
     skipped: int = 0
     errors: list[str] = []
+    discovered_from: str | None = Field(
+        default=None, description="The web page whose <link rel=\"alternate\"> named the feed"
+    )
 
 
 class FeedIn(BaseModel):
@@ -62,3 +65,14 @@ class FeedOut(BaseModel):
 class FeedPage(BaseModel):
     items: list[FeedOut]
     next_cursor: str | None
+
+
+class OpmlResult(BaseModel):
+    url: str
+    status: Literal["registered", "already_registered", "refused"]
+    id: int | None = None
+    reason: str | None = None
+
+
+class OpmlOut(BaseModel):
+    results: list[OpmlResult]

@@ -1,6 +1,6 @@
 """The import pipeline: conditional fetch → parse off the event loop → idempotent upserts.
 
-Articles are written only through the articles feature's public `upsert_by_source_key`,
+Articles are written only through the articles feature's public `upsert_many` (set-based),
 keyed by (feed URL, item id or link), so importing a feed again creates nothing new.
 """
 from __future__ import annotations
@@ -22,22 +22,24 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.errors import DatabaseUnavailable
 from core.metrics import record_import
-from features.articles import upsert_by_source_key
+from features.articles import SourceArticle, upsert_many
 
 from . import queries
-from .errors import ImportRefused, UnsafeUrl, UpstreamFailed, UpstreamTimeout
-from .fetch import Fetcher
+from .discover import feed_link, looks_like_html
+from .errors import ImportRefused, NotAFeed, UnsafeUrl, UpstreamFailed, UpstreamTimeout
+from .fetch import Fetched, Fetcher
 from .parse import Item, parse_feed
-from .schemas import ImportOut
+from .schemas import ImportOut, OpmlResult
 
 log = structlog.get_logger(__name__)
 
 Trigger = Literal["request", "schedule"]
 # Every way an import ends, as logged in `import_finished` (outcome=...): for metrics.
 OUTCOMES = ("imported", "not_modified", "refused", "upstream_error", "timeout")
-CHUNK = 100  # upserts per transaction: one commit per chunk (a commit per item is 5x slower)
+CHUNK = 500  # items per transaction and per set-based upsert statement
 CHUNK_ATTEMPTS = 5
 MAX_ERRORS = 20
+REGISTER_CONCURRENCY = 8  # OPML feeds checked (DNS) and registered at once
 
 
 def normalize_url(url: str) -> str:
@@ -48,8 +50,39 @@ def normalize_url(url: str) -> str:
         raise UnsafeUrl(f"not a valid URL: {exc}") from None
 
 
+async def register_all(
+    pool: AsyncConnectionPool, fetcher: Fetcher, urls: list[str], interval_minutes: int
+) -> list[OpmlResult]:
+    """Register each URL (idempotent), 8 at a time (each check resolves a host): in order,
+    registered, already registered, or refused and why."""
+    gate = asyncio.Semaphore(REGISTER_CONCURRENCY)
+
+    async def one(given: str) -> OpmlResult:
+        async with gate:
+            return await _register(pool, fetcher, given, interval_minutes)
+
+    return list(await asyncio.gather(*(one(url) for url in urls)))
+
+
+async def _register(
+    pool: AsyncConnectionPool, fetcher: Fetcher, given: str, interval_minutes: int
+) -> OpmlResult:
+    try:
+        url = normalize_url(given)
+        await fetcher.check_url(url)
+    except (ImportRefused, UpstreamTimeout) as exc:
+        return OpmlResult(url=given, status="refused", reason=str(exc))
+    async with queries.connection(pool) as db:
+        feed = await queries.insert_feed(db, url, interval_minutes)
+        if feed is not None:
+            return OpmlResult(url=url, status="registered", id=feed.id)
+        known = await queries.get_feed_by_url(db, url)
+    return OpmlResult(url=url, status="already_registered", id=known.id if known else None)
+
+
 def source_key(feed_url: str, item_key: str) -> str:
-    return "feed:" + hashlib.sha256(f"{feed_url}\n{item_key}".encode()).hexdigest()
+    data = f"{feed_url}\n{item_key}".encode(errors="surrogatepass")  # never raises
+    return "feed:" + hashlib.sha256(data).hexdigest()
 
 
 async def import_feed(
@@ -82,13 +115,38 @@ async def _run(
     fetched = await fetcher.fetch_feed(url, validators)
     if fetched.status == 304:
         return ImportOut(url=url, status="not_modified")
-    content_type = fetched.headers.get("content-type", "")
-    items = await asyncio.to_thread(parse_feed, fetched.body, content_type, max_items)
+    page_url = None
+    try:
+        items = await _parse(fetched, max_items)
+    except NotAFeed:
+        if not looks_like_html(fetched.body, fetched.headers.get("content-type", "")):
+            raise
+        page_url, url = url, await _discovered(fetched, url)
+        async with queries.connection(pool) as db:
+            validators = await queries.validators_for(db, url, max_items)
+        fetched = await fetcher.fetch_feed(url, validators)  # the same guard, robots and caps
+        if fetched.status == 304:
+            return ImportOut(url=url, status="not_modified", discovered_from=page_url)
+        items = await _parse(fetched, max_items)
     async with queries.connection(pool) as db:
         result = await store(db, url, items)
         if not result.errors:  # a partial import must not make the next fetch a 304
             await queries.save_validators(db, url, fetched.validators, max_items)
-    return result
+    return result.model_copy(update={"discovered_from": page_url})
+
+
+async def _parse(fetched: Fetched, max_items: int | None) -> list[Item]:
+    content_type = fetched.headers.get("content-type", "")
+    return await asyncio.to_thread(parse_feed, fetched.body, content_type, max_items)
+
+
+async def _discovered(fetched: Fetched, page_url: str) -> str:
+    """The feed URL an HTML page links to (`<link rel="alternate">`), or NotAFeed."""
+    found = await asyncio.to_thread(feed_link, fetched.body, str(fetched.url))
+    if found is None:
+        raise NotAFeed(f"{page_url} is an HTML page, not an RSS, Atom or JSON feed, and has "
+                       "no <link rel=\"alternate\"> to one")
+    return normalize_url(found)
 
 
 async def store(db: AsyncConnection, feed_url: str, items: list[Item]) -> ImportOut:
@@ -120,7 +178,7 @@ async def store(db: AsyncConnection, feed_url: str, items: list[Item]) -> Import
 async def _store_chunk(
     db: AsyncConnection, feed_url: str, chunk: list[Item]
 ) -> tuple[Counter[str], list[str]]:
-    """One transaction (one commit) for a chunk of items, pipelined (one round trip each).
+    """One transaction (one commit) and one set-based upsert for a chunk of items.
 
     Concurrent writers can deadlock across a chunk's statements (each waiting for a slug or
     row the other has not committed yet); PostgreSQL then aborts one transaction, and that
@@ -130,32 +188,27 @@ async def _store_chunk(
         counts: Counter[str] = Counter()
         problems: list[str] = []
         try:
-            async with db.pipeline(), db.transaction():
-                for item in chunk:
-                    outcome = await _upsert(db, feed_url, item)
-                    if outcome.startswith("item "):
-                        problems.append(outcome)
-                    else:
-                        counts[outcome] += 1
+            async with db.transaction():
+                results = await upsert_many(db, [_article(feed_url, item) for item in chunk])
         except (DeadlockDetected, SerializationFailure):
             log.info("import_chunk_retried", attempt=attempt)
             await asyncio.sleep(random.uniform(0.01, 0.1) * attempt)
             continue
+        for item, result in zip(chunk, results, strict=True):
+            if isinstance(result, ValueError):
+                problems.append(f"item {item.key}: {result}")
+            else:
+                counts[result[1]] += 1
         return counts, problems
     raise DatabaseUnavailable(1)
 
 
-async def _upsert(db: AsyncConnection, feed_url: str, item: Item) -> str:
-    """"created", "updated", "unchanged", or why the item was not stored."""
+def _article(feed_url: str, item: Item) -> SourceArticle:
     assert item.key is not None
-    try:
-        _, outcome = await upsert_by_source_key(
-            db, source_key=source_key(feed_url, item.key), title=item.title, body=item.body,
-            slug_hint=item.title,
-        )
-    except ValueError as exc:
-        return f"item {item.key}: {exc}"
-    return outcome
+    return SourceArticle(
+        source_key=source_key(feed_url, item.key), title=item.title, body=item.body,
+        slug_hint=item.title, source_url=item.link, published_at=item.published,
+    )
 
 
 def _duplicate(item: Item, seen: set[str]) -> str | None:

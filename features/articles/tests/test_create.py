@@ -19,8 +19,11 @@ async def test_create_is_201_with_location_and_etag(client, unique, db):
     response = await client.post("/articles", json=payload(unique), headers=AUTH)
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "title", "slug", "body", "created_at", "updated_at"}
+    assert set(body) == {
+        "id", "title", "slug", "body", "created_at", "updated_at", "source_url", "published_at"
+    }
     assert body["slug"] == f"hello-{unique}" and body["title"] == f"Hello {unique}"
+    assert (body["source_url"], body["published_at"]) == (None, None)
     assert response.headers["location"] == f"/articles/{body['id']}"
     assert response.headers["etag"].startswith('"') and response.headers["etag"].endswith('"')
     cur = await db.execute("SELECT title, body FROM articles WHERE id = %s", (body["id"],))

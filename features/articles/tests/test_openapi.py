@@ -22,7 +22,9 @@ async def test_every_status_code_is_declared(client):
 async def test_article_schema_and_headers_are_documented(client):
     spec = (await client.get("/openapi.json")).json()
     article = spec["components"]["schemas"]["ArticleOut"]["properties"]
-    assert set(article) == {"id", "title", "slug", "body", "created_at", "updated_at"}
+    assert set(article) == {
+        "id", "title", "slug", "body", "created_at", "updated_at", "source_url", "published_at"
+    }
     created = spec["paths"]["/articles"]["post"]["responses"]["201"]
     assert {"ETag", "Location"} <= set(created["headers"])
     assert created["content"]["application/json"]["schema"]["$ref"].endswith("/ArticleOut")

@@ -13,7 +13,8 @@ WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 def fake_row(article_id: int, **extra: object) -> dict[str, object]:
     return {"id": article_id, "title": "From the fake", "slug": "from-the-fake", "body": "Fake",
-            "created_at": WHEN, "updated_at": WHEN, **extra}
+            "created_at": WHEN, "updated_at": WHEN, "source_url": None, "published_at": None,
+            **extra}
 
 
 def install(app, fake: FakeConnection, how: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,7 +69,9 @@ async def test_response_model_filters_what_a_query_adds(client):
     client.app.dependency_overrides[get_connection] = fake.dependency
     response = await client.get("/articles/5")
     assert response.status_code == 200
-    assert set(response.json()) == {"id", "title", "slug", "body", "created_at", "updated_at"}
+    assert set(response.json()) == {
+        "id", "title", "slug", "body", "created_at", "updated_at", "source_url", "published_at"
+    }
     assert "hunter2" not in response.text
 
 
@@ -98,7 +101,9 @@ async def test_response_model_filters_on_the_real_path_too(client, make_article,
         client, make_article, monkeypatch, "SELECT ", "SELECT source_key, "
     )
     assert response.status_code == 200
-    assert set(response.json()) == {"id", "title", "slug", "body", "created_at", "updated_at"}
+    assert set(response.json()) == {
+        "id", "title", "slug", "body", "created_at", "updated_at", "source_url", "published_at"
+    }
 
 
 async def test_response_model_validates_on_the_real_path_too(client, make_article, monkeypatch):

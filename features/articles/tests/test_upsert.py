@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 
-from features.articles import upsert_by_source_key
+from features.articles import SourceArticle, upsert_by_source_key, upsert_many
+
+from .conftest import lock_waiters, wait_for
 
 
 async def row(db, article_id: int) -> tuple:
@@ -134,3 +137,67 @@ async def test_slug_collision_inside_callers_transaction_keeps_it_usable(db, uni
         await db.execute("SELECT 1")  # the transaction is not aborted
     assert outcome == "created"
     assert (await row(db, article_id))[1] == f"{unique}-2"
+
+
+async def test_provenance_is_shown_and_a_change_updates_it(db, unique, client):
+    key = f"feed:{unique}:provenance"
+    first = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    article_id, outcome = await upsert_by_source_key(
+        db, source_key=key, title="T", body="B", slug_hint=unique,
+        source_url=f"https://example.invalid/{unique}", published_at=first,
+    )
+    assert outcome == "created"
+    shown = (await client.get(f"/articles/{article_id}")).json()
+    assert shown["source_url"] == f"https://example.invalid/{unique}"
+    assert shown["published_at"] == "2024-05-06T07:08:09Z"
+    same = await upsert_by_source_key(
+        db, source_key=key, title="T", body="B", slug_hint=unique,
+        source_url=f"https://example.invalid/{unique}", published_at=first,
+    )
+    assert same == (article_id, "unchanged")
+    moved = await upsert_by_source_key(
+        db, source_key=key, title="T", body="B", slug_hint=unique,
+        source_url=f"https://example.invalid/{unique}/moved", published_at=None,
+    )
+    assert moved == (article_id, "updated")
+    shown = (await client.get(f"/articles/{article_id}")).json()
+    assert (shown["source_url"], shown["published_at"]) == (
+        f"https://example.invalid/{unique}/moved", None)
+
+
+async def test_upsert_many_is_one_set_with_per_article_outcomes(db, unique, make_article):
+    await make_article(slug=f"taken-{unique}")
+    stamp = datetime(2025, 1, 2, tzinfo=UTC)
+    batch = [
+        SourceArticle(f"{unique}-a", "A", "Body a", f"taken {unique}",
+                      f"https://example.invalid/{unique}/a", stamp),
+        SourceArticle(f"{unique}-b", "B", "Body b", f"taken {unique}"),
+        SourceArticle(f"{unique}-c", "   ", "Body c", "c"),
+        SourceArticle(f"{unique}-a", "A again", "Body", "a"),
+    ]
+    results = await upsert_many(db, batch)
+    assert [r[1] if isinstance(r, tuple) else str(r) for r in results] == [
+        "created", "created", "title is empty", "source_key given twice"]
+    slugs = [(await row(db, r[0]))[1] for r in results[:2] if isinstance(r, tuple)]
+    assert slugs == [f"taken-{unique}-2", f"taken-{unique}-3"]
+    cur = await db.execute("SELECT source_url, published_at FROM articles WHERE source_key = %s",
+                           (f"{unique}-a",))
+    assert await cur.fetchone() == (f"https://example.invalid/{unique}/a", stamp)
+    again = await upsert_many(db, [batch[0], SourceArticle(f"{unique}-b", "B2", "Body b", "x")])
+    assert again == [(results[0][0], "unchanged"), (results[1][0], "updated")]  # type: ignore[index]
+
+
+async def test_upsert_many_takes_the_next_slug_when_a_concurrent_writer_wins(db, unique, pg_url):
+    """The slug lookup cannot see an uncommitted insert: the set statement then meets the
+    unique violation, and the batch goes one by one (no error, no lost article)."""
+    async with (await psycopg.AsyncConnection.connect(pg_url) as rival,
+                await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as watcher):
+        await rival.execute("INSERT INTO articles (title, slug, body) VALUES ('R', %s, 'R')",
+                            (f"race-{unique}",))  # open transaction: not visible yet
+        batch = [SourceArticle(f"{unique}-race", "Race", "Body", f"race {unique}")]
+        task = asyncio.create_task(upsert_many(db, batch))
+        await wait_for(lambda: lock_waiters(watcher, "WITH input AS"))
+        await rival.commit()
+        [result] = await task
+    assert isinstance(result, tuple) and result[1] == "created"
+    assert (await row(db, result[0]))[1] == f"race-{unique}-2"

@@ -35,7 +35,7 @@ async def test_rss_items_become_plain_text_articles(importer, feeds: FeedServer,
     assert response.status_code == 200, response.text
     assert response.json() == {
         "url": url, "status": "imported", "fetched": 3, "created": 3, "updated": 0,
-        "unchanged": 0, "skipped": 0, "errors": [],
+        "unchanged": 0, "skipped": 0, "errors": [], "discovered_from": None,
     }
     first = await article(importer, url, f"{unique}-1")
     assert first is not None
@@ -126,7 +126,7 @@ async def test_etag_makes_the_next_import_conditional(importer, feeds, unique):
     second = await post_import(importer, url)
     assert second.json() == {
         "url": url, "status": "not_modified", "fetched": 0, "created": 0, "updated": 0,
-        "unchanged": 0, "skipped": 0, "errors": [],
+        "unchanged": 0, "skipped": 0, "errors": [], "discovered_from": None,
     }
     assert "if-none-match" not in feeds.requests_to("/rss.xml")[0].headers
     assert feeds.requests_to("/rss.xml")[1].headers["if-none-match"] == etag
