@@ -98,8 +98,8 @@ def _feed(row: dict[str, Any]) -> FeedOut:
             updated=row["last_updated"], unchanged=row["last_unchanged"],
             skipped=row["last_skipped"],
         )
-    return FeedOut(**{k: row[k] for k in FeedOut.model_fields if k != "last_import"},
-                   last_import=last)
+    stored = FeedOut.model_fields.keys() - {"last_import", "discovered_from"}
+    return FeedOut(**{k: row[k] for k in stored}, last_import=last)
 
 
 async def _feeds(db: AsyncConnection, sql: str, params: dict[str, Any]) -> list[FeedOut]:

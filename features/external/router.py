@@ -11,7 +11,7 @@ from core.security import WriteKey
 
 from . import opml, queries, service
 from .deps import FetcherDep
-from .errors import FeedAlreadyRegistered, FeedNotFound
+from .errors import FeedNotFound
 from .schemas import FeedIn, FeedOut, FeedPage, ImportIn, ImportOut, OpmlOut
 
 router = APIRouter(prefix="/external", tags=["external"], route_class=FastRoute)
@@ -34,13 +34,12 @@ async def import_now(_: WriteKey, body: ImportIn, pool: Pool, fetcher: FetcherDe
 async def register_feed(
     _: WriteKey, body: FeedIn, pool: Pool, fetcher: FetcherDep, response: Response
 ) -> FeedOut:
-    """Register a feed for refresh every `interval_minutes`; its first import is due now."""
-    url = service.normalize_url(body.url)
-    await fetcher.check_url(url)
-    async with queries.connection(pool) as db:
-        feed = await queries.insert_feed(db, url, body.interval_minutes)
-    if feed is None:
-        raise FeedAlreadyRegistered
+    """Register a feed for refresh every `interval_minutes`; its first import is due now.
+
+    A website's address registers the feed its page links to (`url`, with `discovered_from`
+    the page); 422 when the page links to none, or the address is refused as for imports.
+    """
+    feed = await service.register_feed(pool, fetcher, body.url, body.interval_minutes)
     response.headers["Location"] = f"/external/feeds/{feed.id}"
     return feed
 

@@ -60,6 +60,10 @@ class FeedOut(BaseModel):
     failures: int
     created_at: datetime
     last_import: LastImport | None
+    discovered_from: str | None = Field(
+        default=None, description="In the registration answer: the web page whose "
+        "<link rel=\"alternate\"> named the feed registered (null elsewhere)"
+    )
 
 
 class FeedPage(BaseModel):

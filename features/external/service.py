@@ -26,10 +26,17 @@ from features.articles import SourceArticle, upsert_many
 
 from . import queries
 from .discover import feed_link, looks_like_html
-from .errors import ImportRefused, NotAFeed, UnsafeUrl, UpstreamFailed, UpstreamTimeout
-from .fetch import Fetched, Fetcher
+from .errors import (
+    FeedAlreadyRegistered,
+    ImportRefused,
+    NotAFeed,
+    UnsafeUrl,
+    UpstreamFailed,
+    UpstreamTimeout,
+)
+from .fetch import Fetched, Fetcher, Validators
 from .parse import Item, parse_feed
-from .schemas import ImportOut, OpmlResult
+from .schemas import FeedOut, ImportOut, OpmlResult
 
 log = structlog.get_logger(__name__)
 
@@ -78,6 +85,32 @@ async def _register(
             return OpmlResult(url=url, status="registered", id=feed.id)
         known = await queries.get_feed_by_url(db, url)
     return OpmlResult(url=url, status="already_registered", id=known.id if known else None)
+
+
+async def register_feed(
+    pool: AsyncConnectionPool, fetcher: Fetcher, given: str, interval_minutes: int
+) -> FeedOut:
+    """Register a feed, or the feed a website's page links to (discovery, as for imports).
+
+    The address is fetched once, through the same guard, robots rules and caps as an import.
+    An HTML page is replaced by the feed its `<link rel="alternate">` names (422 when it names
+    none); a feed, or an address that does not answer now (502/504 on an import), is
+    registered as given, and its scheduled imports report what happens."""
+    url, page_url = normalize_url(given), None
+    try:
+        fetched: Fetched | None = await fetcher.fetch_feed(url, Validators())
+    except (UpstreamFailed, UpstreamTimeout):
+        fetched = None
+    if fetched is not None and looks_like_html(
+        fetched.body, fetched.headers.get("content-type", "")
+    ):
+        page_url, url = url, await _discovered(fetched, url)
+        await fetcher.check_url(url)
+    async with queries.connection(pool) as db:
+        feed = await queries.insert_feed(db, url, interval_minutes)
+    if feed is None:
+        raise FeedAlreadyRegistered
+    return feed.model_copy(update={"discovered_from": page_url})
 
 
 def source_key(feed_url: str, item_key: str) -> str:

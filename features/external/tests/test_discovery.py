@@ -71,3 +71,43 @@ async def test_a_page_without_a_feed_link_is_422_with_the_reason(importer, feeds
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["type"] == "not_a_feed" and "link rel" in error["msg"]
+
+
+async def register(client, url: str):
+    return await client.post("/external/feeds", json={"url": url}, headers=AUTH)
+
+
+async def test_registering_a_website_address_registers_the_feed_it_links_to(
+    importer, feeds: FeedServer, unique
+):
+    """Fails when: registration stores the page's address as given (tried: url == site,
+    discovered_from null), so every scheduled import re-discovers, or none names the feed."""
+    feed = feeds.route(f"/{unique}/feed.xml", Reply(body=rss([]), headers=RSS_TYPE))
+    site = feeds.route(f"/{unique}/", Reply(body=page("feed.xml"), headers=HTML))
+    response = await register(importer, site)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["url"], body["discovered_from"]) == (feed, site)
+    stored = (await importer.get(f"/external/feeds/{body['id']}")).json()
+    assert (stored["url"], stored["discovered_from"]) == (feed, None)
+    assert (await register(importer, site)).status_code == 409  # the same feed, again
+    assert (await register(importer, feed)).status_code == 409
+
+
+async def test_registering_a_feed_or_an_address_not_answering_keeps_it_as_given(
+    importer, feeds: FeedServer, unique
+):
+    feed = feeds.route(f"/{unique}.xml", Reply(body=rss([]), headers=RSS_TYPE))
+    body = (await register(importer, feed)).json()
+    assert (body["url"], body["discovered_from"]) == (feed, None)
+    missing = feeds.url(f"/{unique}-not-there.xml")  # 404 today; its imports will say so
+    body = (await register(importer, missing)).json()
+    assert (body["url"], body["discovered_from"]) == (missing, None)
+
+
+async def test_registering_a_page_without_a_feed_link_is_422(importer, feeds: FeedServer, unique):
+    site = feeds.route(f"/{unique}/plain", Reply(body=b"<!doctype html><html><body>Hi</body>"
+                                                      b"</html>", headers=HTML))
+    response = await register(importer, site)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "not_a_feed"
