@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:logging
 
 .PHONY: venv run test test-articles test-search test-health test-external test-core test-browser \
-        lint migrate bench bench-cpu bench-search fuzz clean
+        lint migrate bench bench-cpu bench-search bench-relevance fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -57,6 +57,12 @@ bench-cpu: $(STAMP)
 bench-search: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m features.search.bench
+
+## make bench-relevance DIR=path: a judged collection through the service, beside bm25s
+bench-relevance: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make bench-relevance DIR=path/to/collection"; exit 2; }
+	$(PY) -m pip install --quiet -e '.[dev,bench,relevance]'
+	$(PY) -m features.search.relevance "$(DIR)"
 
 fuzz: $(STAMP)
 	$(PYTEST) tests/test_fuzz.py --fuzz-examples=2000
