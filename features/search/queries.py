@@ -75,7 +75,9 @@ ORDER BY t.ord
 # Only the candidates are ranked, by BM25F (see README): per word, the title's and the body's
 # occurrences, each normalised by its field's length against the candidates' mean, weighted
 # and summed into one frequency, saturated by k1, times the word's IDF from the vocabulary's
-# document counts; per slot the best alternative; summed. rank = that sum s mapped to
+# document counts; per slot the best alternative, all of a slot's alternatives sharing the IDF
+# of its commonest one (Elasticsearch's blended rewrite of fuzzy and prefix queries: a rare
+# completion or correction must not outweigh the word typed); summed over slots. rank = that sum s mapped to
 # s/(1+s), plus 1 for an article holding every group when the query is short (`tiered`).
 SEARCH = """
 WITH stats AS MATERIALIZED (
@@ -85,13 +87,14 @@ WITH stats AS MATERIALIZED (
 ),
 terms AS MATERIALIZED (
     SELECT t.lexeme, t.slot, t.optional, coalesce(df.ndoc, 0) AS df,
-           ln(1 + (greatest(s.n, df.ndoc) - coalesce(df.ndoc, 0) + 0.5)
-                  / (coalesce(df.ndoc, 0) + 0.5)) AS idf
+           ln(1 + (greatest(s.n, max(df.ndoc) OVER w) - max(df.ndoc) OVER w + 0.5)
+                  / (max(df.ndoc) OVER w + 0.5)) AS idf
     FROM unnest(%(lexemes)s::text[], %(slots)s::int[], %(optional)s::bool[])
          AS t(lexeme, slot, optional)
     CROSS JOIN stats s
     LEFT JOIN LATERAL (SELECT max(v.ndoc) AS ndoc FROM search_words v WHERE v.word = t.lexeme)
          AS df ON true
+    WINDOW w AS (PARTITION BY t.slot)
 ),
 title_hits AS MATERIALIZED (
     SELECT article_id FROM search_documents
