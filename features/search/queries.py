@@ -77,8 +77,9 @@ ORDER BY t.ord
 # and summed into one frequency, saturated by k1, times the word's IDF from the vocabulary's
 # document counts; per slot the best alternative, all of a slot's alternatives sharing the IDF
 # of its commonest one (Elasticsearch's blended rewrite of fuzzy and prefix queries: a rare
-# completion or correction must not outweigh the word typed); summed over slots. rank = that sum s mapped to
-# s/(1+s), plus 1 for an article holding every group when the query is short (`tiered`).
+# completion or correction must not outweigh the word typed); summed over slots.
+# rank = that sum s mapped to s/(1+s), plus 1 for an article holding every group when the
+# query is short (`tiered`).
 SEARCH = """
 WITH stats AS MATERIALIZED (
     SELECT (CASE WHEN c.reltuples < 100000 THEN (SELECT count(*) FROM search_documents)
