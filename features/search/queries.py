@@ -124,13 +124,17 @@ word_hits AS (
     WHERE NOT %(exact)s OR h.tsv @@ %(tsq)s::tsquery
     LIMIT greatest(0, %(cap)s - (SELECT count(*) FROM every_hits))
 ),
-docs AS MATERIALIZED (
+filtered AS MATERIALIZED (
     SELECT d.article_id AS id, length(d.tsv)::float8 AS dl, length(d.title_tsv)::float8 AS tl,
-           d.tsv @@ %(every)s::tsquery AS every,
            ts_filter(setweight(d.tsv, 'C', %(lexemes)s::text[]), '{c}') AS anywhere,
            ts_filter(setweight(d.title_tsv, 'A', %(lexemes)s::text[]), '{a}') AS title
     FROM (SELECT article_id FROM every_hits UNION SELECT article_id FROM word_hits) AS c
     JOIN search_documents d USING (article_id)
+),
+-- Each tsvector is read (detoasted) once: whether a candidate holds every group is asked of
+-- its query words alone (with their positions, for phrases; its exclusions were checked).
+docs AS MATERIALIZED (
+    SELECT *, anywhere @@ %(every)s::tsquery AS every FROM filtered
 ),
 norms AS (
     SELECT greatest(avg(dl), 1) AS dl, greatest(avg(tl), 1) AS tl FROM docs
@@ -189,7 +193,7 @@ HEADLINE = (
 )
 # Ranked per query at most (like Meilisearch's maxTotalHits): ranking reads each candidate's
 # whole tsvector, ~5-10 microseconds apiece.
-CANDIDATES = 1000
+CANDIDATES = 500
 # BM25F: the usual k1 and b (Robertson & Zaragoza); a title word counts as TITLE_WEIGHT body
 # words, and titles, short and alike in length, are normalised more gently.
 K1 = 1.2
