@@ -65,7 +65,9 @@ ORDER BY t.ord
 # one does, in this order until `cap` are found:
 # 1. articles holding every group, title matches first (the small title index: a common word
 #    that fills `cap` with title matches never touches the big body index);
-# 2. articles holding every group, anywhere;
+# 2. articles holding every group, anywhere (1 and 2 only when such articles come first, or
+#    the query has no plain word: for a long query, an AND of many common words costs more
+#    than the rest of the search, and whoever holds every word holds the rarest one, step 3);
 # 3. articles holding one plain word (and every phrase, no exclusion), the rarest word first:
 #    rare words are the informative ones, and taking them first keeps the cap from filling
 #    with articles that hold only the commonest word of a long query.
@@ -99,7 +101,8 @@ terms AS MATERIALIZED (
 ),
 title_hits AS MATERIALIZED (
     SELECT article_id FROM search_documents
-    WHERE title_tsv @@ %(every)s::tsquery AND (NOT %(negated)s OR tsv @@ %(every)s::tsquery)
+    WHERE %(every_first)s
+      AND title_tsv @@ %(every)s::tsquery AND (NOT %(negated)s OR tsv @@ %(every)s::tsquery)
     LIMIT %(cap)s
 ),
 every_hits AS MATERIALIZED (
@@ -107,7 +110,7 @@ every_hits AS MATERIALIZED (
     UNION ALL
     (SELECT article_id
      FROM (SELECT article_id, tsv FROM search_documents
-           WHERE tsv @@ %(every_loose)s::tsquery
+           WHERE %(every_first)s AND tsv @@ %(every_loose)s::tsquery
            LIMIT %(scan)s) AS loose
      WHERE NOT %(every_exact)s OR tsv @@ %(every)s::tsquery
      LIMIT greatest(0, %(cap)s - (SELECT count(*) FROM title_hits)))
@@ -292,6 +295,7 @@ async def search(
         "slots": [t.slot for t in query.terms],
         "optional": [t.optional for t in query.terms],
         "tiered": query.tiered,
+        "every_first": query.tiered or not any(t.optional for t in query.terms),
         "k1": K1,
         "b": B,
         "title_b": TITLE_B,
