@@ -84,7 +84,7 @@ ORDER BY t.ord
 # query is short (`tiered`).
 SEARCH = """
 WITH stats AS MATERIALIZED (
-    SELECT (CASE WHEN c.reltuples < 100000 THEN (SELECT count(*) FROM search_documents)
+    SELECT (CASE WHEN c.reltuples < 10000 THEN (SELECT count(*) FROM search_documents)
                  ELSE c.reltuples END)::float8 AS n
     FROM pg_class c WHERE c.oid = 'search_documents'::regclass
 ),
