@@ -94,7 +94,7 @@ def build_query(operands: list[Operand], found: list[queries.Analysis]) -> queri
     tsq = match_any(parts)
     if not tsq:
         return None
-    wanted = combine([(op, expr) for op, expr in parts if not op.negated])
+    wanted = match_any([(op, expr) for op, expr in parts if not op.negated])
     # Phrases loosened to AND, exclusions kept as they are: still a superset of tsq.
     loose = [
         (op, e) for op, f in pairs if (e := expression(op, f, f.tsq if op.negated else f.loose))
