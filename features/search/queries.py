@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
-from .syntax import Operand
+from .syntax import Operand, quote_lexeme
 
 # One row per operand: its tsquery as PostgreSQL reads it, and for single-lexeme words what
 # the vocabulary knows: whether the lexeme exists, close spellings (unknown words only, via
@@ -89,11 +89,11 @@ WITH stats AS MATERIALIZED (
     FROM pg_class c WHERE c.oid = 'search_documents'::regclass
 ),
 terms AS MATERIALIZED (
-    SELECT t.lexeme, t.slot, t.optional, coalesce(df.ndoc, 0) AS df,
+    SELECT t.lexeme, t.literal, t.slot, t.optional, coalesce(df.ndoc, 0) AS df,
            ln(1 + (greatest(s.n, max(df.ndoc) OVER w) - max(df.ndoc) OVER w + 0.5)
                   / (max(df.ndoc) OVER w + 0.5)) AS idf
-    FROM unnest(%(lexemes)s::text[], %(slots)s::int[], %(optional)s::bool[])
-         AS t(lexeme, slot, optional)
+    FROM unnest(%(lexemes)s::text[], %(literals)s::text[], %(slots)s::int[], %(optional)s::bool[])
+         AS t(lexeme, literal, slot, optional)
     CROSS JOIN stats s
     LEFT JOIN LATERAL (SELECT max(v.ndoc) AS ndoc FROM search_words v WHERE v.word = t.lexeme)
          AS df ON true
@@ -117,11 +117,11 @@ every_hits AS MATERIALIZED (
 ),
 word_hits AS (
     SELECT h.article_id
-    FROM (SELECT lexeme FROM terms WHERE optional AND df > 0 ORDER BY df, lexeme) AS t
+    FROM (SELECT literal FROM terms WHERE optional AND df > 0 ORDER BY df, lexeme) AS t
     CROSS JOIN LATERAL (
         SELECT article_id, tsv FROM search_documents
-        WHERE tsv @@ (CASE WHEN %(conditions)s::text IS NULL THEN quote_literal(t.lexeme)::tsquery
-                           ELSE quote_literal(t.lexeme)::tsquery && %(conditions)s::tsquery END)
+        WHERE tsv @@ (CASE WHEN %(conditions)s::text IS NULL THEN t.literal::tsquery
+                           ELSE t.literal::tsquery && %(conditions)s::tsquery END)
         LIMIT %(cap)s
     ) AS h
     WHERE NOT %(exact)s OR h.tsv @@ %(tsq)s::tsquery
@@ -292,6 +292,7 @@ async def search(
         "exact": query.loose != query.tsq,
         "conditions": query.conditions,
         "lexemes": [t.lexeme for t in query.terms],
+        "literals": [quote_lexeme(t.lexeme) for t in query.terms],
         "slots": [t.slot for t in query.terms],
         "optional": [t.optional for t in query.terms],
         "tiered": query.tiered,
