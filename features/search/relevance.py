@@ -6,7 +6,8 @@ Each document goes in through POST /articles of one uvicorn worker on loopback (
 search's triggers index it), in a scratch database `search_relevance` on BENCH_DATABASE_URL's
 server when set, else on the benchmark's embedded PostgreSQL. Each query goes to GET /search as
 typed, cut at the last space within the service's 200 characters; bm25s gets the same text over
-the same documents (title and text). ir-measures scores both; a query without results counts 0.
+the same documents (title and text), and for reference the whole query, which q cannot hold.
+ir-measures scores each; a query without results counts 0.
 
     python -m features.search.relevance DIR
 """
@@ -147,12 +148,15 @@ def main(argv: list[str] | None = None) -> None:
     cut = sum(1 for qid, text in typed.items() if queries[qid] != " ".join(text.split()))
     ours, ms = service_run(docs, queries)
     baseline = bm25s_run(docs, queries)
+    whole = bm25s_run(docs, {qid: " ".join(text.split()) for qid, text in typed.items()})
     print(f"\n{folder}: {len(docs)} documents, {len(queries)} judged queries "
           f"({cut} cut to the {Q_MAX}-character limit of q)\n")
     print("| system | " + " | ".join(LABELS) + " | queries with 0 results |")
     print("|---" * (len(LABELS) + 2) + "|")
     results = {}
-    for name, run in [("this service, as typed", ours), ("bm25s", baseline)]:
+    systems = [("this service, as typed", ours), ("bm25s", baseline),
+               (f"bm25s, whole queries (past {Q_MAX} characters)", whole)]
+    for name, run in systems:
         results[name] = values = scores(run, qrels)
         zero = sum(1 for q in queries if not run.get(q))
         print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in values) + f" | {zero} |")
