@@ -7,7 +7,7 @@ PYTEST := $(PY) -m pytest -p no:logging
 
 .PHONY: venv run test test-articles test-search test-health test-external test-core test-browser \
         test-pgbouncer \
-        lint migrate bench bench-cpu bench-search check-feeds fuzz clean
+        lint migrate bench bench-cpu bench-search bench-relevance check-feeds fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -67,6 +67,12 @@ bench-search: $(STAMP)
 check-feeds: $(STAMP)
 	@test -n "$(DIR)" || { echo "usage: make check-feeds DIR=folder"; exit 2; }
 	$(PY) -m features.external.check_feeds "$(DIR)"
+
+## make bench-relevance DIR=path: a judged collection through the service, beside bm25s
+bench-relevance: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make bench-relevance DIR=path/to/collection"; exit 2; }
+	$(PY) -m pip install --quiet -e '.[dev,bench,relevance]'
+	$(PY) -m features.search.relevance "$(DIR)"
 
 fuzz: $(STAMP)
 	$(PYTEST) tests/test_fuzz.py --fuzz-examples=2000

@@ -34,7 +34,9 @@ from core.migrations import apply_migrations
 BATCH = 10_000
 SHARED_BUFFERS = "2GB"
 DB_NAME = "search_bench"
-KINDS = ["rare", "common", "two words", "phrase", "prefix", "misspelling", "no match"]
+KINDS = [
+    "rare", "common", "two words", "phrase", "prefix", "misspelling", "no match", "natural",
+]
 _words: list[str] = []
 _cum: list[float] = []
 
@@ -210,11 +212,18 @@ def mix(
             ("prefix", (w := rng.choice(long_mid))[: rng.randint(4, len(w) - 2)]),
             ("misspelling", typo[:j] + typo[j + 1] + typo[j] + typo[j + 2 :]),
             ("no match", "".join(rng.choices(string.ascii_lowercase, k=9)) + "q"),
+            ("natural", natural(rng, common, middle)),
         ]
     if verbose:
         print(f"\nmix: {len(common)} common words (>= 10 % of {total:,}), e.g. {common[:5]}")
     rng.shuffle(queries)
     return queries
+
+
+def natural(rng: random.Random, common: list[str], middle: list[str]) -> str:
+    """A question-like query of 8-15 words, about three in four of them common."""
+    size = rng.randint(8, 15)
+    return " ".join(rng.choice(common if rng.random() < 0.75 else middle) for _ in range(size))
 
 
 def free_port() -> int:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
-from .syntax import Operand
+from .syntax import Operand, quote_lexeme
 
 # One row per operand: its tsquery as PostgreSQL reads it, and for single-lexeme words what
 # the vocabulary knows: whether the lexeme exists, close spellings (unknown words only, via
@@ -62,38 +62,111 @@ ORDER BY t.ord
 """
 
 # Candidates come from the GIN indexes with a LIMIT, so a common word costs about what a rare
-# one does: first up to `cap` title matches, from the small title index; then, only to fill
-# the rest of `cap`, matches anywhere. A word common enough to fill `cap` with title matches
-# never touches the big body index (whose bitmap for a word in a third of a million
-# articles alone takes longer than the whole budget), and those title matches are exactly the
-# ones that rank first. Only the candidates are ranked: title matches first (+1), then
-# ts_rank over title (A) and body (B), normalised by length and into [0, 1).
-# With an exclusion in the query the title alone cannot decide, so the whole document is
-# checked too. A phrase is one more bound: the index knows which articles hold its words but
-# not where, so each one must be read to check the order; only the first `scan` articles that
-# hold the words (`loose`: phrases as plain AND) are checked. Without
-# it, a phrase of two common words reads every article holding both (seconds at 1M).
+# one does, in this order until `cap` are found:
+# 1. articles holding every group, title matches first (the small title index: a common word
+#    that fills `cap` with title matches never touches the big body index);
+# 2. articles holding every group, anywhere (1 and 2 only when such articles come first, or
+#    the query has no plain word: for a long query, an AND of many common words costs more
+#    than the rest of the search, and whoever holds every word holds the rarest one, step 3);
+# 3. articles holding one plain word (and every phrase, no exclusion), the rarest word first:
+#    rare words are the informative ones, and taking them first keeps the cap from filling
+#    with articles that hold only the commonest word of a long query.
+# A phrase is one more bound: the index knows which articles hold its words but not where, so
+# each one must be read to check the order; only the first `scan` articles that hold the words
+# (`every_loose`: phrases as plain AND) are checked.
+# Only the candidates are ranked, by BM25F (see README): per word, the title's and the body's
+# occurrences, each normalised by its field's length against the candidates' mean, weighted
+# and summed into one frequency, saturated by k1, times the word's IDF from the vocabulary's
+# document counts; per slot the best alternative, all of a slot's alternatives sharing the IDF
+# of its commonest one (Elasticsearch's blended rewrite of fuzzy and prefix queries: a rare
+# completion or correction must not outweigh the word typed); summed over slots.
+# rank = that sum s mapped to s/(1+s), plus 1 for an article holding every group when the
+# query is short (`tiered`).
 SEARCH = """
-WITH title_hits AS MATERIALIZED (
-    SELECT article_id, title_tsv, tsv FROM search_documents
-    WHERE title_tsv @@ %(tsq)s::tsquery AND (NOT %(negated)s OR tsv @@ %(tsq)s::tsquery)
+WITH stats AS MATERIALIZED (
+    SELECT (CASE WHEN c.reltuples < 10000 THEN (SELECT count(*) FROM search_documents)
+                 ELSE c.reltuples END)::float8 AS n
+    FROM pg_class c WHERE c.oid = 'search_documents'::regclass
+),
+terms AS MATERIALIZED (
+    SELECT t.lexeme, t.literal, t.slot, t.optional, coalesce(df.ndoc, 0) AS df,
+           ln(1 + (greatest(s.n, max(df.ndoc) OVER w) - max(df.ndoc) OVER w + 0.5)
+                  / (max(df.ndoc) OVER w + 0.5)) AS idf
+    FROM unnest(%(lexemes)s::text[], %(literals)s::text[], %(slots)s::int[], %(optional)s::bool[])
+         AS t(lexeme, literal, slot, optional)
+    CROSS JOIN stats s
+    LEFT JOIN LATERAL (SELECT max(v.ndoc) AS ndoc FROM search_words v WHERE v.word = t.lexeme)
+         AS df ON true
+    WINDOW w AS (PARTITION BY t.slot)
+),
+title_hits AS MATERIALIZED (
+    SELECT article_id FROM search_documents
+    WHERE %(every_first)s
+      AND title_tsv @@ %(every)s::tsquery AND (NOT %(negated)s OR tsv @@ %(every)s::tsquery)
     LIMIT %(cap)s
 ),
-hits AS (
-    SELECT * FROM title_hits
+every_hits AS MATERIALIZED (
+    SELECT article_id FROM title_hits
     UNION ALL
-    (SELECT article_id, title_tsv, tsv
-     FROM (SELECT article_id, title_tsv, tsv FROM search_documents
-           WHERE tsv @@ %(loose)s::tsquery
+    (SELECT article_id
+     FROM (SELECT article_id, tsv FROM search_documents
+           WHERE %(every_first)s AND tsv @@ %(every_loose)s::tsquery
            LIMIT %(scan)s) AS loose
-     WHERE NOT %(exact)s OR tsv @@ %(tsq)s::tsquery
+     WHERE NOT %(every_exact)s OR tsv @@ %(every)s::tsquery
      LIMIT greatest(0, %(cap)s - (SELECT count(*) FROM title_hits)))
 ),
+word_hits AS (
+    SELECT h.article_id
+    FROM (SELECT literal FROM terms WHERE optional AND df > 0 ORDER BY df, lexeme) AS t
+    CROSS JOIN LATERAL (
+        SELECT article_id, tsv FROM search_documents
+        WHERE tsv @@ (CASE WHEN %(conditions)s::text IS NULL THEN t.literal::tsquery
+                           ELSE t.literal::tsquery && %(conditions)s::tsquery END)
+        LIMIT %(cap)s
+    ) AS h
+    WHERE NOT %(exact)s OR h.tsv @@ %(tsq)s::tsquery
+    LIMIT greatest(0, %(cap)s - (SELECT count(*) FROM every_hits))
+),
+filtered AS MATERIALIZED (
+    SELECT d.article_id AS id, length(d.tsv)::float8 AS dl, length(d.title_tsv)::float8 AS tl,
+           ts_filter(setweight(d.tsv, 'C', %(lexemes)s::text[]), '{c}') AS anywhere,
+           ts_filter(setweight(d.title_tsv, 'A', %(lexemes)s::text[]), '{a}') AS title
+    FROM (SELECT article_id FROM every_hits UNION SELECT article_id FROM word_hits) AS c
+    JOIN search_documents d USING (article_id)
+),
+-- Each tsvector is read (detoasted) once: whether a candidate holds every group is asked of
+-- its query words alone (with their positions, for phrases; its exclusions were checked).
+docs AS MATERIALIZED (
+    SELECT *, anywhere @@ %(every)s::tsquery AS every FROM filtered
+),
+norms AS (
+    SELECT greatest(avg(dl), 1) AS dl, greatest(avg(tl), 1) AS tl FROM docs
+),
+frequencies AS (
+    SELECT d.id, t.slot, t.idf,
+           %(title_weight)s * f.title / (1 - %(title_b)s + %(title_b)s * d.tl / n.tl)
+           + (f.anywhere - f.title) / (1 - %(b)s + %(b)s * d.dl / n.dl) AS tf
+    FROM docs d
+    CROSS JOIN norms n
+    CROSS JOIN LATERAL (
+        SELECT a.lexeme, cardinality(a.positions)::float8 AS anywhere,
+               coalesce((SELECT cardinality(x.positions) FROM unnest(d.title) AS x
+                         WHERE x.lexeme = a.lexeme), 0)::float8 AS title
+        FROM unnest(d.anywhere) AS a
+    ) AS f
+    JOIN terms t ON t.lexeme = f.lexeme
+),
+scores AS (
+    SELECT id, sum(best) AS bm25
+    FROM (SELECT id, max(idf * tf / (%(k1)s + tf)) AS best FROM frequencies GROUP BY id, slot)
+         AS per_slot
+    GROUP BY id
+),
 ranked AS (
-    SELECT article_id AS id,
-           ((title_tsv @@ %(tsq)s::tsquery)::int + ts_rank(tsv, %(wanted)s::tsquery, 33))::float8
-               AS rank
-    FROM (SELECT DISTINCT ON (article_id) * FROM hits) AS distinct_hits
+    SELECT d.id,
+           ((%(tiered)s AND d.every)::int + coalesce(s.bm25, 0) / (1 + coalesce(s.bm25, 0)))
+               ::float8 AS rank
+    FROM docs d LEFT JOIN scores s USING (id)
 ),
 page AS (
     SELECT id, rank FROM ranked
@@ -124,6 +197,12 @@ HEADLINE = (
 # Ranked per query at most (like Meilisearch's maxTotalHits): ranking reads each candidate's
 # whole tsvector, ~5-10 microseconds apiece.
 CANDIDATES = 500
+# BM25F: the usual k1 and b (Robertson & Zaragoza); a title word counts as TITLE_WEIGHT body
+# words, and titles, short and alike in length, are normalised more gently.
+K1 = 1.2
+B = 0.75
+TITLE_B = 0.5
+TITLE_WEIGHT = 2.0
 # ts_headline re-parses what it is given (~0.3 ms per 1,000 characters with unaccent): a
 # snippet comes from the first 10,000 characters, so a page of long articles stays fast.
 HEADLINE_CHARS = 10_000
@@ -145,17 +224,31 @@ class Analysis:
 
 
 @dataclass(frozen=True)
+class Term:
+    """A lexeme BM25F scores; `slot`: alternatives share one (the best counts); `optional`:
+    from a plain-word group (an article may lack it)."""
+
+    lexeme: str
+    slot: int
+    optional: bool
+
+
+@dataclass(frozen=True)
 class Query:
-    """tsquery texts: to match; its positive part (to rank and highlight); a superset with the
-    wanted phrases as plain AND (what the body index is asked)."""
+    """tsquery texts: what a result holds (`tsq`: every phrase and exclusion, some plain word);
+    what it holds to be in the first tier (`every`: every group); their superset with phrases
+    as plain AND (what the index is asked); the phrases and exclusions alone; the positive
+    part (to highlight); and the terms to score."""
 
     tsq: str
     wanted: str
     loose: str
-
-    @property
-    def negated(self) -> bool:
-        return self.wanted != self.tsq
+    every: str
+    every_loose: str
+    conditions: str | None
+    negated: bool
+    terms: list[Term]
+    tiered: bool
 
 
 @dataclass(frozen=True)
@@ -193,8 +286,21 @@ async def search(
         "tsq": query.tsq,
         "wanted": query.wanted,
         "negated": query.negated,
-        "loose": query.loose,
+        "every": query.every,
+        "every_loose": query.every_loose,
+        "every_exact": query.every_loose != query.every,
         "exact": query.loose != query.tsq,
+        "conditions": query.conditions,
+        "lexemes": [t.lexeme for t in query.terms],
+        "literals": [quote_lexeme(t.lexeme) for t in query.terms],
+        "slots": [t.slot for t in query.terms],
+        "optional": [t.optional for t in query.terms],
+        "tiered": query.tiered,
+        "every_first": query.tiered or not any(t.optional for t in query.terms),
+        "k1": K1,
+        "b": B,
+        "title_b": TITLE_B,
+        "title_weight": TITLE_WEIGHT,
         "scan": PHRASE_SCAN,
         "cap": CANDIDATES,
         "limit": limit,

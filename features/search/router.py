@@ -21,7 +21,9 @@ SearchText = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00]*$"),
     Query(
         description=(
-            'Web-search syntax: words, "exact phrase", `or`, `-exclude`. The last word also '
+            'Web-search syntax: words, "exact phrase", `or`, `-exclude`. Results hold every '
+            "phrase, no exclusion and at least one of the words, ranked by BM25F (title and "
+            "body); up to 3 words, articles holding all of them come first. The last word also "
             "matches as a prefix; a misspelt word (1 edit from 4 letters, 2 from 7) still finds "
             "its articles. 1..200 characters after trimming; NUL is refused."
         ),

@@ -11,7 +11,10 @@ class SearchHit(BaseModel):
     snippet: str = Field(
         description="Body text around the matches, HTML-escaped, matches wrapped in <mark>…</mark>"
     )
-    rank: float = Field(description="Higher is better; title matches score 1 or more")
+    rank: float = Field(
+        description="Higher is better: BM25F mapped into [0, 1), plus 1 when a query of up to 3 "
+        "word groups is matched whole"
+    )
 
 
 class SearchPage(BaseModel):

@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import html
+import re
 
 from psycopg import AsyncConnection
 
 from . import cursor, queries
 from .fuzzy import allowed_edits, edit_distance, prefix_distance
 from .schemas import SearchHit, SearchPage
-from .syntax import Operand, combine, parse, quote_lexeme
+from .syntax import Operand, combine, conditions, grouped, match_any, parse, quote_lexeme, required
 
 MAX_CORRECTIONS = 3
+# Up to this many word groups (`a b or c` is two), articles holding every one of them come
+# first, as users of a search box expect of a short query; a longer query reads as a
+# question, whose answers need not repeat every word, and is ranked by BM25F alone.
+ALL_WORDS_FIRST = 3
+_LITERAL = re.compile(r"'((?:[^']|'')*)'")
 # How English words go on past their stem: `runnin` (run+n+in...) and `organiz` (organ+iz...)
 # are on their way to `running` and `organization`; `reciev` is not on its way from `rec`.
 SUFFIXES = ("ing", "ed", "er", "es", "est", "ly", "ation", "ization", "ize", "ise", "ment",
@@ -59,19 +65,52 @@ def snippet(raw: str) -> str:
     return html.escape(text).replace("\x02", "<mark>").replace("\x03", "</mark>")
 
 
+def lexemes(expr: str) -> list[str]:
+    """The lexemes of a tsquery text as PostgreSQL writes it ('a' & 'b' <-> 'c')."""
+    return [m.replace("''", "'").replace("\\\\", "\\") for m in _LITERAL.findall(expr)]
+
+
+def scored_terms(parts: list[tuple[Operand, str]]) -> list[queries.Term]:
+    """What BM25F scores: one slot per plain-word group (its alternatives: completions,
+    corrections, `or`; an article counts the best of them), one per word of a phrase."""
+    terms: list[queries.Term] = []
+    slot = 0
+    for group in grouped(parts):
+        optional = not required(group)
+        for operand, expr in group:
+            if operand.negated:
+                continue
+            for word in lexemes(expr):
+                terms.append(queries.Term(word, slot, optional))
+                slot += operand.phrase
+        slot += 1
+    return terms
+
+
 def build_query(operands: list[Operand], found: list[queries.Analysis]) -> queries.Query | None:
     """The tsquery texts for the operands; None when nothing positive is left to match."""
     pairs = list(zip(operands, found, strict=True))
     parts = [(op, expr) for op, f in pairs if (expr := expression(op, f, f.tsq))]
-    tsq = combine(parts)
+    tsq = match_any(parts)
     if not tsq:
         return None
-    wanted = combine([(op, expr) for op, expr in parts if not op.negated])
+    wanted = match_any([(op, expr) for op, expr in parts if not op.negated])
     # Phrases loosened to AND, exclusions kept as they are: still a superset of tsq.
-    loose = combine(
-        [(op, e) for op, f in pairs if (e := expression(op, f, f.tsq if op.negated else f.loose))]
+    loose = [
+        (op, e) for op, f in pairs if (e := expression(op, f, f.tsq if op.negated else f.loose))
+    ]
+    groups = sum(1 for group in grouped(parts) if not all(op.negated for op, _ in group))
+    return queries.Query(
+        tsq=tsq,
+        wanted=wanted,
+        loose=match_any(loose),
+        every=combine(parts),
+        every_loose=combine(loose),
+        conditions=conditions(loose) or None,
+        negated=any(op.negated for op in operands),
+        terms=scored_terms(parts),
+        tiered=groups <= ALL_WORDS_FIRST,
     )
-    return queries.Query(tsq, wanted, loose)
 
 
 async def search(db: AsyncConnection, q: str, limit: int, after: str | None) -> SearchPage:

@@ -55,19 +55,57 @@ def quote_lexeme(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def combine(parts: list[tuple[Operand, str]]) -> str:
-    """Join operand expressions into one tsquery text: `or` binds tighter than the implied AND,
-    as in web search engines (`postgres index or indexes` = postgres AND (index OR indexes)).
-    '' unless some group is wholly positive: the index can only find rows by what they hold."""
-    groups: list[list[tuple[Operand, str]]] = []
+Group = list[tuple[Operand, str]]
+
+
+def grouped(parts: list[tuple[Operand, str]]) -> list[Group]:
+    """Operand expressions in groups: `or` joins an operand to the group before it."""
+    groups: list[Group] = []
     for operand, expr in parts:
         if operand.after_or and groups:
             groups[-1].append((operand, expr))
         else:
             groups.append([(operand, expr)])
-    if not any(all(not operand.negated for operand, _ in group) for group in groups):
+    return groups
+
+
+def required(group: Group) -> bool:
+    """A group with a phrase or an exclusion is a condition; plain words are only wishes."""
+    return any(op.phrase or op.negated for op, _ in group)
+
+
+def _text(group: Group) -> str:
+    return "(" + " | ".join(f"!({e})" if op.negated else f"({e})" for op, e in group) + ")"
+
+
+def _positive(groups: list[Group]) -> bool:
+    return any(all(not operand.negated for operand, _ in group) for group in groups)
+
+
+def combine(parts: list[tuple[Operand, str]]) -> str:
+    """Join operand expressions into one tsquery text that holds every group: `or` binds
+    tighter than the implied AND, as in web search engines (`postgres index or indexes` =
+    postgres AND (index OR indexes)).
+    '' unless some group is wholly positive: the index can only find rows by what they hold."""
+    groups = grouped(parts)
+    if not _positive(groups):
         return ""
-    return " & ".join(
-        "(" + " | ".join(f"!({e})" if op.negated else f"({e})" for op, e in group) + ")"
-        for group in groups
-    )
+    return " & ".join(_text(group) for group in groups)
+
+
+def match_any(parts: list[tuple[Operand, str]]) -> str:
+    """What an article must hold to be a result: every phrase and exclusion group, and at
+    least one of the plain-word groups (`a b "c d" -e` = "c d" AND NOT e AND (a OR b))."""
+    groups = grouped(parts)
+    if not _positive(groups):
+        return ""
+    clauses = [_text(group) for group in groups if required(group)]
+    wishes = [_text(group) for group in groups if not required(group)]
+    if wishes:
+        clauses.append("(" + " | ".join(wishes) + ")")
+    return " & ".join(clauses)
+
+
+def conditions(parts: list[tuple[Operand, str]]) -> str:
+    """The phrase and exclusion groups alone ('' when there are none)."""
+    return " & ".join(_text(group) for group in grouped(parts) if required(group))

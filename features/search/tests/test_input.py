@@ -42,3 +42,11 @@ async def test_route_declares_the_search_rate_limit(api):
 
     choose = getattr(search, LIMIT_ATTR)
     assert choose(api.app.state.settings) == "10000/minute"
+
+
+async def test_words_with_quotes_and_backslashes_are_scored_safely(api, add, word):
+    article = await add("Quotes", f"{word} o'reilly's back\\slash guide")
+    for q in [f"{word} o'reilly's", f"{word} back\\slash", f"o'reilly's {word} x\\'y"]:
+        response = await api.get("/search", params={"q": q})
+        assert response.status_code == 200, q
+        assert article in [item["id"] for item in response.json()["items"]], q

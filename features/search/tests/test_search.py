@@ -1,4 +1,4 @@
-"""Matching and ranking: web-search syntax, title before body, accents, prefix, typos."""
+"""Matching and ranking: web-search syntax, title as a field, accents, prefix, typos."""
 from __future__ import annotations
 
 from features.search.tests.conftest import ids
@@ -17,8 +17,8 @@ async def test_result_shape_and_a_word_match(api, add, word):
     assert item["rank"] > 0
 
 
-async def test_title_match_ranks_above_body_only_match(api, add, word):
-    body_only = await add("Something else", f"{word} {word} {word} {word} fills this body.")
+async def test_a_title_occurrence_outweighs_a_body_occurrence(api, add, word):
+    body_only = await add("Something else", f"{word} fills this body.")
     in_title = await add(f"The {word} story", "A body without the word.")
     assert await ids(api, word) == [in_title, body_only]
 
@@ -46,7 +46,7 @@ async def test_accents_do_not_matter(api, add, word):
 async def test_exact_phrase(api, add, word):
     phrase = await add("Phrase", f"{word} quick brown fox")
     apart = await add("Apart", f"{word} brown dogs and a quick fox")
-    assert sorted(await ids(api, f"{word} quick brown")) == sorted([phrase, apart])
+    assert sorted((await ids(api, f"{word} quick brown"))[:2]) == sorted([phrase, apart])
     assert await ids(api, f'{word} "quick brown"') == [phrase]
 
 
@@ -54,7 +54,8 @@ async def test_or_and_exclusion(api, add, word):
     cats = await add("Cats", f"{word} about cats")
     dogs = await add("Dogs", f"{word} about dogs")
     both = await add("Both", f"{word} about cats and dogs")
-    assert sorted(await ids(api, f"{word} cats or dogs")) == sorted([cats, dogs, both])
+    # Plain words are wishes: other tests' cats may follow, after the articles holding both.
+    assert sorted((await ids(api, f"{word} cats or dogs"))[:3]) == sorted([cats, dogs, both])
     assert await ids(api, f"{word} cats -dogs") == [cats]
     assert sorted(await ids(api, f'{word} -"cats and dogs"')) == sorted([cats, dogs])
 
@@ -62,8 +63,10 @@ async def test_or_and_exclusion(api, add, word):
 async def test_last_word_matches_as_prefix(api, add, word):
     article = await add("Databases", f"{word} PostgreSQL keeps the data")
     assert await ids(api, f"{word} postgr") == [article]
-    # Only the last word: earlier words must match whole.
-    assert await ids(api, f"postgr {word}") == []
+    # Only the last word: earlier words must match whole (found by {word}, nothing marked).
+    response = await api.get("/search", params={"q": f"postgr {word}"})
+    [item] = [item for item in response.json()["items"] if item["id"] == article]
+    assert "<mark>PostgreSQL</mark>" not in item["snippet"]
 
 
 async def test_unfinished_word_past_its_stem_still_matches(api, add, word):
@@ -76,7 +79,7 @@ async def test_misspelled_words_find_their_articles(api, add, word):
     assert await ids(api, f"{word}postgrse") == [article]  # last word: typo + unfinished
     assert await ids(api, f"{word}serch {word}postgresql") == [article]  # one edit
     assert await ids(api, f"{word}srch {word}postgresql") == [article]  # two edits
-    assert await ids(api, f"{word}xyzzy {word}postgresql") == []  # too far to be a typo
+    assert await ids(api, f"{word}xyzzy") == []  # too far to be a typo
 
 
 async def test_stopwords_and_pure_exclusions_find_nothing(api, add, word):

@@ -20,3 +20,10 @@ async def test_snippet_marks_prefix_and_corrected_words(api, add, word):
     await add("Engines", f"{word}searching engines")
     response = await api.get("/search", params={"q": f"{word}serch"})
     assert f"<mark>{word}searching</mark>" in response.json()["items"][0]["snippet"]
+
+
+async def test_snippet_marks_the_words_an_article_holds_of_a_longer_query(api, add, word):
+    filler = " ".join(f"filler{n}" for n in range(200))
+    await add("Long", f"{filler} then {word} at last, after everything else.")
+    response = await api.get("/search", params={"q": f"{word} {word}missing"})
+    assert f"<mark>{word}</mark>" in response.json()["items"][0]["snippet"]

@@ -1,0 +1,48 @@
+"""Relevance: any informative word finds articles, rare words weigh more, every word first
+for a short query, the title as a weighted field (BM25F), candidates by the rarest words."""
+from __future__ import annotations
+
+from features.search.tests.conftest import ids
+
+
+async def test_natural_query_without_an_article_holding_every_word(api, add, word):
+    rare = await add("Notes", f"Cataloguing {word}rare collections in small libraries.")
+    common = [await add(f"Note {n}", f"A remark on {word}common things.") for n in range(4)]
+    found = await ids(api, f"how do libraries handle {word}rare and {word}common {word}nowhere")
+    assert found[0] == rare
+    assert set(common) <= set(found)
+
+
+async def test_a_rare_word_outranks_a_common_one(api, add, word):
+    for n in range(5):
+        await add(f"Filler {n}", f"Filler text with {word}common in it.")
+    common = await add("Common", f"Text with {word}common in it.")
+    rare = await add("Rare", f"Text with {word}rare in it.")
+    found = await ids(api, f"{word}common {word}rare")
+    assert found[0] == rare
+    assert found.index(rare) < found.index(common)
+
+
+async def test_articles_holding_every_word_of_a_short_query_come_first(api, add, word):
+    for n in range(5):
+        await add(f"Filler {n}", f"Text with {word}common in it.")
+    repeated = await add("Repeated", f"{word}rare {word}rare {word}rare {word}rare {word}rare.")
+    both = await add("Both", f"Once {word}rare and once {word}common, in a longer body of text.")
+    found = await ids(api, f"{word}rare {word}common")
+    assert found[:2] == [both, repeated]
+
+
+async def test_the_title_is_a_weighted_field_not_a_flat_bonus(api, add, word):
+    in_title = await add(f"Once {word} in a title", "A body about something else entirely.")
+    in_body = await add("Another", f"{word} {word} {word} {word} {word} {word} {word} {word}.")
+    assert await ids(api, word) == [in_body, in_title]
+
+
+async def test_candidates_come_by_the_rarest_word_first(api, add, word, monkeypatch):
+    from features.search import queries
+
+    monkeypatch.setattr(queries, "CANDIDATES", 3)
+    for n in range(6):
+        await add(f"{word}common {n}", f"{word}common again.")
+    rare = await add("Rare", f"Only {word}rare here.")
+    assert rare in await ids(api, f"{word}common {word}rare")
