@@ -339,8 +339,10 @@ async def test_redis_stopped_under_concurrent_load_fails_open_then_limits_again(
     Fails when: the limiter fails closed (429/500 while Redis is down), waits on Redis without a
     bound (a burst takes seconds), or never probes Redis again (no 429 after it returns).
     """
+    # The burst is half the limit: a storage call that timed out (failing open) may still
+    # have counted, so a burst of exactly the limit could meet a 429 it did not cause.
     client = await make_client(rate_limit_storage_url=own_redis.url,
-                               rate_limit_default="20/minute", peer=f"127.{os.getpid() % 250}.0.9")
+                               rate_limit_default="40/minute", peer=f"127.{os.getpid() % 250}.0.9")
     burst = 20
 
     async def timed_get() -> tuple[int, float]:
@@ -349,7 +351,7 @@ async def test_redis_stopped_under_concurrent_load_fails_open_then_limits_again(
         return response.status_code, time.monotonic() - started
 
     first = await asyncio.gather(*(timed_get() for _ in range(burst)))
-    assert [status for status, _ in first] == [200] * burst  # the budget, spent
+    assert [status for status, _ in first] == [200] * burst
     own_redis.stop()
     for _ in range(3):
         down = await asyncio.wait_for(asyncio.gather(*(timed_get() for _ in range(burst))), 10)
