@@ -60,9 +60,13 @@ ORDER BY t.ord
 # 2. articles holding every group, anywhere (1 and 2 only when such articles come first, or
 #    the query has no plain word: for a long query, an AND of many common words costs more
 #    than the rest of the search, and whoever holds every word holds the rarest one, step 3);
-# 3. articles holding one plain word (and every phrase, no exclusion), the rarest word first:
-#    rare words are the informative ones, and taking them first keeps the cap from filling
-#    with articles that hold only the commonest word of a long query.
+# 3. articles holding the most informative plain words (and every phrase, no exclusion): up to
+#    `gather` hits of one word at a time, the rarest word first (rare words are the informative
+#    ones: taking them first keeps the cap from filling with articles that hold only the
+#    commonest word of a long query), then the hits holding the largest sum of their words'
+#    IDF, best first, until `cap` (coordination by informativeness, as Elasticsearch's
+#    `minimum_should_match` or Meilisearch's matching strategy: an article holding two fairly
+#    rare words is a candidate before one holding only the rarest).
 # A phrase is one more bound: the index knows which articles hold its words but not where, so
 # each one must be read to check the order; only the first `scan` articles that hold the words
 # (`every_loose`: phrases as plain AND) are checked.
@@ -108,8 +112,9 @@ every_hits AS MATERIALIZED (
      LIMIT greatest(0, %(cap)s - (SELECT count(*) FROM title_hits)))
 ),
 word_hits AS (
-    SELECT h.article_id
-    FROM (SELECT literal FROM terms WHERE optional AND df > 0 ORDER BY df, lexeme) AS t
+    SELECT h.article_id, t.slot, t.idf
+    FROM (SELECT literal, slot, idf FROM terms WHERE optional AND df > 0 ORDER BY df, lexeme)
+         AS t
     CROSS JOIN LATERAL (
         SELECT article_id, tsv FROM search_documents
         WHERE tsv @@ (CASE WHEN %(conditions)s::text IS NULL THEN t.literal::tsquery
@@ -117,13 +122,22 @@ word_hits AS (
         LIMIT %(cap)s
     ) AS h
     WHERE NOT %(exact)s OR h.tsv @@ %(tsq)s::tsquery
+    LIMIT CASE WHEN (SELECT count(*) FROM every_hits) < %(cap)s THEN %(gather)s ELSE 0 END
+),
+word_picks AS (
+    SELECT article_id
+    FROM (SELECT article_id, slot, max(idf) AS idf FROM word_hits GROUP BY article_id, slot)
+         AS held
+    WHERE article_id NOT IN (SELECT article_id FROM every_hits)
+    GROUP BY article_id
+    ORDER BY sum(idf) DESC, article_id DESC
     LIMIT greatest(0, %(cap)s - (SELECT count(*) FROM every_hits))
 ),
 filtered AS MATERIALIZED (
     SELECT d.article_id AS id, length(d.tsv)::float8 AS dl, length(d.title_tsv)::float8 AS tl,
            ts_filter(setweight(d.tsv, 'C', %(lexemes)s::text[]), '{c}') AS anywhere,
            ts_filter(setweight(d.title_tsv, 'A', %(lexemes)s::text[]), '{a}') AS title
-    FROM (SELECT article_id FROM every_hits UNION SELECT article_id FROM word_hits) AS c
+    FROM (SELECT article_id FROM every_hits UNION SELECT article_id FROM word_picks) AS c
     JOIN search_documents d USING (article_id)
 ),
 -- Each tsvector is read (detoasted) once: whether a candidate holds every group is asked of
@@ -134,7 +148,7 @@ docs AS MATERIALIZED (
 norms AS (
     SELECT greatest(avg(dl), 1) AS dl, greatest(avg(tl), 1) AS tl FROM docs
 ),
-frequencies AS (
+frequencies AS MATERIALIZED (
     SELECT d.id, t.slot, t.idf,
            %(title_weight)s * f.title / (1 - %(title_b)s + %(title_b)s * d.tl / n.tl)
            + (f.anywhere - f.title) / (1 - %(b)s + %(b)s * d.dl / n.dl) AS tf
@@ -142,9 +156,8 @@ frequencies AS (
     CROSS JOIN norms n
     CROSS JOIN LATERAL (
         SELECT a.lexeme, cardinality(a.positions)::float8 AS anywhere,
-               coalesce((SELECT cardinality(x.positions) FROM unnest(d.title) AS x
-                         WHERE x.lexeme = a.lexeme), 0)::float8 AS title
-        FROM unnest(d.anywhere) AS a
+               coalesce(cardinality(x.positions), 0)::float8 AS title
+        FROM unnest(d.anywhere) AS a LEFT JOIN unnest(d.title) AS x USING (lexeme)
     ) AS f
     JOIN terms t ON t.lexeme = f.lexeme
 ),

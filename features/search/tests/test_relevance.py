@@ -1,5 +1,6 @@
 """Relevance: any informative word finds articles, rare words weigh more, every word first
-for a short query, the title as a weighted field (BM25F), candidates by the rarest words."""
+for a short query, the title as a weighted field (BM25F), candidates by the rarest words and
+by the most informative words held."""
 from __future__ import annotations
 
 from features.search.tests.conftest import ids
@@ -46,3 +47,22 @@ async def test_candidates_come_by_the_rarest_word_first(api, add, word, monkeypa
         await add(f"{word}common {n}", f"{word}common again.")
     rare = await add("Rare", f"Only {word}rare here.")
     assert rare in await ids(api, f"{word}common {word}rare")
+
+
+async def test_candidates_hold_the_most_informative_words_not_the_rarest_alone(
+    api, add, word, monkeypatch
+):
+    """Three articles hold only the rarest word and fill a cap of three; the one holding two
+    slightly commoner words holds more information and must still be ranked, first."""
+    from features.search import queries
+
+    monkeypatch.setattr(queries, "CANDIDATES", 3)
+    monkeypatch.setattr(queries, "GATHER", 4)
+    both = await add("Both", f"On {word}beta and {word}gamma.")
+    for n in range(3):
+        await add(f"Beta {n}", f"Only {word}beta.")
+        await add(f"Gamma {n}", f"Only {word}gamma.")
+    rarest = [await add(f"Alpha {n}", f"Only {word}alpha.") for n in range(3)]
+    found = await ids(api, f"{word}alpha {word}beta {word}gamma")
+    assert found[0] == both
+    assert set(found) & set(rarest)
