@@ -66,7 +66,7 @@ class Query:
     conditions: str | None
     negated: bool
     terms: list[Term]
-    tiered: bool
+    every_first: bool  # look articles holding every group up first (steps 1-2 in sql.py)
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,7 @@ async def search(
         "literals": [quote_lexeme(t.lexeme) for t in query.terms],
         "slots": [t.slot for t in query.terms],
         "optional": [t.optional for t in query.terms],
-        "tiered": query.tiered,
-        "every_first": query.tiered or not any(t.optional for t in query.terms),
+        "every_first": query.every_first or not any(t.optional for t in query.terms),
         "k1": K1,
         "b": B,
         "title_b": TITLE_B,

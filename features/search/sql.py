@@ -76,8 +76,9 @@ ORDER BY t.ord
 # document counts; per slot the best alternative, all of a slot's alternatives sharing the IDF
 # of its commonest one (Elasticsearch's blended rewrite of fuzzy and prefix queries: a rare
 # completion or correction must not outweigh the word typed); summed over slots.
-# rank = that sum s mapped to s/(1+s), plus 1 for an article holding every group when the
-# query is short (`tiered`).
+# rank = that sum s mapped to s/(1+s), plus 1 for a candidate holding every group, whatever
+# the query's length (only a short query also looks such articles up first, steps 1 and 2: a
+# long one's are among its candidates anyway, as they hold its most informative words).
 SEARCH = """
 WITH stats AS MATERIALIZED (
     SELECT (CASE WHEN c.reltuples < 10000 THEN (SELECT count(*) FROM search_documents)
@@ -169,7 +170,7 @@ scores AS (
 ),
 ranked AS (
     SELECT d.id,
-           ((%(tiered)s AND d.every)::int + coalesce(s.bm25, 0) / (1 + coalesce(s.bm25, 0)))
+           (d.every::int + coalesce(s.bm25, 0) / (1 + coalesce(s.bm25, 0)))
                ::float8 AS rank
     FROM docs d LEFT JOIN scores s USING (id)
 ),

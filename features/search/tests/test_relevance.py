@@ -66,3 +66,18 @@ async def test_candidates_hold_the_most_informative_words_not_the_rarest_alone(
     found = await ids(api, f"{word}alpha {word}beta {word}gamma")
     assert found[0] == both
     assert set(found) & set(rarest)
+
+
+async def test_articles_holding_every_word_of_a_long_query_come_first(api, add, word):
+    """A question of many words: the one article holding all of them outranks one that
+    repeats the rarest of them, though BM25F alone would put that one first."""
+    words = [f"{word}{w}" for w in ("alpha", "beta", "gamma", "delta", "epsilon")]
+    for n in range(5):
+        await add(f"Filler {n}", " ".join(words[1:]))
+    repeated = await add(
+        f"{words[0]} {words[0]}", " ".join([words[0]] * 12 + words[1:3]) + "."
+    )
+    every = await add("Every", "A longer body that mentions " + " and ".join(words) + " once.")
+    found = await ids(api, "how do " + " ".join(words))
+    assert found[0] == every
+    assert repeated in found
