@@ -11,7 +11,7 @@ from .sql import ANALYZE, HEADLINE, PLANNER, SEARCH
 from .syntax import Operand, quote_lexeme
 
 # Ranked per query at most (like Meilisearch's maxTotalHits): ranking reads each candidate's
-# whole tsvector, ~5-10 microseconds apiece. Word hits gathered per candidate ranked: the
+# whole tsvector, ~15-25 microseconds apiece. Word hits gathered per candidate ranked: the
 # article ids come from the GIN index, ~1 microsecond apiece; they pick the candidates.
 CANDIDATES = 750
 GATHER = 2

@@ -57,9 +57,10 @@ ORDER BY t.ord
 # one does, in this order until `cap` are found:
 # 1. articles holding every group, title matches first (the small title index: a common word
 #    that fills `cap` with title matches never touches the big body index);
-# 2. articles holding every group, anywhere (1 and 2 only when such articles come first, or
-#    the query has no plain word: for a long query, an AND of many common words costs more
-#    than the rest of the search, and whoever holds every word holds the rarest one, step 3);
+# 2. articles holding every group, anywhere (1 and 2 only for a query of at most
+#    ALL_WORDS_FIRST groups, or one without a plain word: for a long query, an AND of many
+#    common words costs more than the rest of the search, and whoever holds every word holds
+#    its most informative ones, step 3);
 # 3. articles holding the most informative plain words (and every phrase, no exclusion): up to
 #    `gather` hits of one word at a time, the rarest word first (rare words are the informative
 #    ones: taking them first keeps the cap from filling with articles that hold only the
