@@ -88,11 +88,16 @@ def _make_counting(url: str, strategy: str, timeout: float) -> tuple[Any, Any]:
     """limits' storage for `url` and the named strategy over it.
 
     memory:// is limits' synchronous `MemoryStorage` with its synchronous strategies, called
-    inline (a dict update, no I/O). Its asyncio twin starts an event-loop task per counted
-    request that walks every client's counters; the synchronous one walks them from its own
-    timer thread at most every 10 ms, however many requests come. With 10,000 other clients
-    counted, a GET by id took 1,897 µs of CPU against 864 (`make bench-cpu`'s crowded row;
-    ~500 with few clients): a crowd still costs, so a public instance belongs on redis://.
+    inline: dict updates, no I/O, plus (at most every 10 ms) the start of limits' sweep thread,
+    whose walk over every counter competes for the GIL. Its asyncio twin instead starts an
+    event-loop task per counted request, and that task walks every client's counters. With
+    10,000 other clients counted, a GET by id took 1,897 µs of CPU against 864 (`make
+    bench-cpu`'s crowded row; ~500 with few clients): a crowd still costs, so a public instance
+    belongs on redis://. Under fixed-window a sweep can meet a counter that a request has just
+    expired and stop with a KeyError on stderr (limits' known race, flask-limiter#130): the next
+    request starts the next sweep, and no request sees it. Moving-window on memory:// is refused
+    by the settings: that storage never drops a client's window once it has one.
+
     A remote storage is limits' asyncio one, so a slow Redis never blocks the loop; the
     client's own timeouts stay within ours, so a dead Redis never holds a socket long."""
     name = STRATEGIES[strategy]
@@ -126,7 +131,7 @@ class RateLimiter:
 
     async def check(self, item: RateLimitItem, *identifiers: str) -> Verdict | None:
         """Take one request from the budget; None when storage cannot answer (fail open)."""
-        if not self.remote:  # in-process counters cannot fail or hang: no deadline needed
+        if not self.remote:  # in-process counters: no I/O, no deadline needed
             allowed = self.strategy.hit(item, *identifiers)
             return _verdict(allowed, self.strategy.get_window_stats(item, *identifiers))
         if self._down_since is not None:

@@ -107,6 +107,14 @@ class Settings(BaseSettings):
         if self.db_client_timeout and self.db_client_timeout <= self.db_statement_timeout:
             # The server's own cancellation must come first: it keeps the connection usable.
             raise ValueError("DB_CLIENT_TIMEOUT must exceed DB_STATEMENT_TIMEOUT (or be 0)")
+        if self.rate_limit_strategy == "moving-window" and self.rate_limit_storage_url.startswith(
+            "memory://"
+        ):
+            # limits' in-process storage keeps an entry for every client it ever counted under
+            # this strategy (its sweep empties them but never drops them): memory a crowd decides.
+            raise ValueError(
+                "RATE_LIMIT_STRATEGY=moving-window needs a redis:// RATE_LIMIT_STORAGE_URL"
+            )
         if self.db_pooler == "transaction" and self.migrate_on_start:
             # Migrations hold a session advisory lock, which a transaction pooler cannot keep.
             raise ValueError(

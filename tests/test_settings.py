@@ -36,6 +36,12 @@ def test_inconsistent_database_settings_exit_naming_them(env, named):
     assert_refused(env, named)
 
 
+def test_moving_window_needs_redis():
+    """limits' in-process storage never drops a client's moving window once it has one."""
+    assert_refused({"RATE_LIMIT_STRATEGY": "moving-window", "RATE_LIMIT_STORAGE_URL": "memory://"},
+                   "RATE_LIMIT_STRATEGY=moving-window")
+
+
 def assert_refused(variables: dict[str, str], named: str) -> None:
     env = {**os.environ, **variables}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
