@@ -11,7 +11,6 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-import limits.aio.strategies
 import limits.storage
 import limits.strategies
 import pytest
