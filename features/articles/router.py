@@ -66,21 +66,24 @@ def _next_link(request: Request, limit: int, next_cursor: str) -> str:
 
 
 # Routes return rows; `response_model` validates them and sends only its fields (FastAPI
-# serialises with the model's own JSON serialiser, in pydantic-core).
+# serialises with the model's own JSON serialiser, in pydantic-core). Busiest first: a request
+# is matched against the routes in declaration order, and none of these paths overlaps
+# another, so the order decides only how many templates a GET by id is tried against (each
+# costs ~3 us).
 
 
-@router.post(
-    "", status_code=201, response_model=ArticleOut,
-    responses={201: {"headers": {**_ETAG_HEADER, "Location": {"schema": {"type": "string"}}}},
-               **responses(401, 409, 413, 422, 503)},
+@router.get(
+    "/{article_id}", response_model=ArticleOut, openapi_extra=_IF_NONE_MATCH,
+    responses={200: {"headers": _ETAG_HEADER}, **responses(304, 404, 422, 503)},
 )
-async def create_article(
-    _: WriteKey, article: ArticleIn, conn: Conn, response: Response
-) -> Article:
-    """Create an article; its URL is in Location."""
-    created = await queries.create(conn, article)
-    response.headers["Location"] = f"/articles/{created['id']}"
-    return _tagged(created, response)
+async def get_article(
+    article_id: ArticleId, conn: Conn, request: Request, response: Response
+) -> Article | Response:
+    """Return one article by id; 304 when If-None-Match still matches."""
+    article = await queries.get_by_id(conn, article_id)
+    if article is None:
+        raise ArticleNotFound
+    return _fresh_or_not_modified(article, request, response)
 
 
 @router.get(
@@ -107,6 +110,20 @@ async def list_articles(
     return {"items": items, "next_cursor": next_cursor}
 
 
+@router.post(
+    "", status_code=201, response_model=ArticleOut,
+    responses={201: {"headers": {**_ETAG_HEADER, "Location": {"schema": {"type": "string"}}}},
+               **responses(401, 409, 413, 422, 503)},
+)
+async def create_article(
+    _: WriteKey, article: ArticleIn, conn: Conn, response: Response
+) -> Article:
+    """Create an article; its URL is in Location."""
+    created = await queries.create(conn, article)
+    response.headers["Location"] = f"/articles/{created['id']}"
+    return _tagged(created, response)
+
+
 @router.get(
     "/by-slug/{slug}", response_model=ArticleOut, openapi_extra=_IF_NONE_MATCH,
     responses={200: {"headers": _ETAG_HEADER}, **responses(304, 404, 503)},
@@ -118,20 +135,6 @@ async def get_article_by_slug(
     article = None
     if len(slug) <= SLUG_MAX and _SLUG.match(slug):
         article = await queries.get_by_slug(conn, slug)
-    if article is None:
-        raise ArticleNotFound
-    return _fresh_or_not_modified(article, request, response)
-
-
-@router.get(
-    "/{article_id}", response_model=ArticleOut, openapi_extra=_IF_NONE_MATCH,
-    responses={200: {"headers": _ETAG_HEADER}, **responses(304, 404, 422, 503)},
-)
-async def get_article(
-    article_id: ArticleId, conn: Conn, request: Request, response: Response
-) -> Article | Response:
-    """Return one article by id; 304 when If-None-Match still matches."""
-    article = await queries.get_by_id(conn, article_id)
     if article is None:
         raise ArticleNotFound
     return _fresh_or_not_modified(article, request, response)

@@ -85,3 +85,10 @@ async def test_rows_are_sent_exactly_as_the_documented_model_would_send_them(cli
     assert one.content == ArticleOut.model_validate_json(one.content).model_dump_json().encode()
     page = await client.get("/articles", params={"limit": 3})
     assert page.content == ArticlePage.model_validate_json(page.content).model_dump_json().encode()
+
+
+async def test_get_by_id_is_the_first_route_a_request_is_tried_against(client):
+    """The busiest route is declared first (each template tried and missed costs ~3 us), and
+    the articles router is the app's first: a GET by id matches at the first try."""
+    first = client.app.router.routes[0]
+    assert (first.path, first.methods) == ("/articles/{article_id}", {"GET"})
