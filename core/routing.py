@@ -21,8 +21,9 @@ Per request, while `app.dependency_overrides` holds anything, the route hands th
 FastAPI's own handler, so every override (assigned, replaced, `|=`, monkeypatched) is honoured
 and clearing it brings the fast path back. The return value goes through `response_model` as
 in FastAPI: validated by the route's own `response_field` (errors located at "response"),
-filtered to the model's fields and serialised by pydantic-core with the route's
-include/exclude options; a `Response` returned is sent as it is. A yield dependency exits
+filtered to the model's fields and serialised with the route's include/exclude options
+(`core.output`: pydantic-core's JSON, or orjson's identical bytes for plain TypedDicts); a
+`Response` returned is sent as it is. A yield dependency exits
 once the response is built, before it is sent; an exception (a response validation error
 included) is thrown into the generator, and the exit is shielded from cancellation, as in
 FastAPI.
@@ -39,15 +40,14 @@ from typing import Any
 from anyio import CancelScope
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import FastAPIError, RequestValidationError, ResponseValidationError
+from fastapi.exceptions import FastAPIError, RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from fastapi.utils import is_body_allowed_for_status_code
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .compat import effective_route
+from .output import Output
 from .params import Params
 from .security import credentials_first
 
@@ -90,41 +90,6 @@ def _provider(dependant: Dependant) -> _Provider | None:
     if inspect.iscoroutinefunction(call):
         return _Provider(dependant.name, call, takes_request, False)
     return None
-
-
-class _Output:
-    """The route's response as FastAPI builds it: the route's `response_field` validates the
-    return value (loc "response") and serialises it with the route's include/exclude options
-    (pydantic-core's JSON, FastAPI's fast path); with no response model, `jsonable_encoder`."""
-
-    def __init__(self, route: Any) -> None:
-        self.status = route.status_code or 200
-        self.field = route.response_field
-        self.options = {
-            "include": route.response_model_include, "exclude": route.response_model_exclude,
-            "by_alias": route.response_model_by_alias,
-            "exclude_unset": route.response_model_exclude_unset,
-            "exclude_defaults": route.response_model_exclude_defaults,
-            "exclude_none": route.response_model_exclude_none,
-        }
-
-    def response(self, content: Any, sub: Response | None) -> Response:
-        if isinstance(content, Response):
-            return content
-        status = sub.status_code if sub is not None and sub.status_code else self.status
-        if self.field is None:
-            body = JSONResponse(jsonable_encoder(content)).body
-        else:
-            value, errors = self.field.validate(content, {}, loc=("response",))
-            if errors:
-                raise ResponseValidationError(errors=errors, body=content)
-            body = self.field.serialize_json(value, **self.options)
-        if not is_body_allowed_for_status_code(status):
-            body = b""
-        response = Response(body, status, media_type="application/json")
-        if sub is not None:
-            response.headers.raw.extend(sub.headers.raw)
-        return response
 
 
 class _ShieldedExit:
@@ -170,7 +135,7 @@ def fast_handler(route: Any, standard: Handler) -> Handler | None:
     ):
         return None
     overrides = route.dependency_overrides_provider
-    output = _Output(route)
+    output = Output(route)
     request_name, response_name = dependant.request_param_name, dependant.response_param_name
     has_generator = any(p.generator for p in providers)
     only = providers[0] if len(providers) == 1 and has_generator else None

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypedDict
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import TypedDict as TypedDictOut
 
 TITLE_MAX = 120
 SLUG_MAX = 120
@@ -98,7 +99,11 @@ class Article(TypedDict):
     published_at: datetime | None
 
 
-class ArticleOut(BaseModel):
+# The response models are TypedDicts: a route's rows validate into plain dicts, which the route
+# class writes with orjson, byte for byte what pydantic would write (core/output.py), at a
+# fraction of the cost (the first page: ~45-68 of ~610 us). `typing_extensions` for pydantic on
+# Python 3.11.
+class ArticleOut(TypedDictOut):
     """The documented shape of an article in responses (OpenAPI); `Article` rows match it."""
 
     id: int
@@ -107,17 +112,17 @@ class ArticleOut(BaseModel):
     body: str
     created_at: datetime
     updated_at: datetime
-    source_url: str | None = Field(
+    source_url: Annotated[str | None, Field(
         description="Where an imported article came from (the feed item's link); "
         "null for articles written through the API"
-    )
-    published_at: datetime | None = Field(
+    )]
+    published_at: Annotated[datetime | None, Field(
         description="The imported item's own date; null for articles written through the API"
-    )
+    )]
 
 
-class ArticlePage(BaseModel):
+class ArticlePage(TypedDictOut):
     items: list[ArticleOut]
-    next_cursor: str | None = Field(
+    next_cursor: Annotated[str | None, Field(
         description="Pass as `cursor` to get the next page; null on the last page"
-    )
+    )]

@@ -78,13 +78,17 @@ async def test_unknown_or_impossible_slug_is_404(client, slug):
 
 async def test_rows_are_sent_exactly_as_the_documented_model_would_send_them(client, make_article):
     """Rows go out through orjson, not pydantic: the bytes must be what ArticleOut would write."""
+    from pydantic import TypeAdapter
+
     from features.articles.schemas import ArticleOut, ArticlePage
 
+    await make_article()
     article = await make_article()
-    one = await client.get(f"/articles/{article['id']}")
-    assert one.content == ArticleOut.model_validate_json(one.content).model_dump_json().encode()
-    page = await client.get("/articles", params={"limit": 3})
-    assert page.content == ArticlePage.model_validate_json(page.content).model_dump_json().encode()
+    routes = ((f"/articles/{article['id']}", ArticleOut), ("/articles?limit=1", ArticlePage))
+    for url, model in routes:
+        sent = (await client.get(url)).content
+        adapter = TypeAdapter(model)
+        assert sent == adapter.dump_json(adapter.validate_json(sent))
 
 
 async def test_get_by_id_is_the_first_route_a_request_is_tried_against(client):
