@@ -7,8 +7,9 @@ TypedDict (or a list of one) holding only ints, strings, booleans, None, datetim
 the same (no aliases, exclusions, validators, serialisers or pydantic config anywhere in it) and
 a route without include/exclude options, the validated value is plain dicts and lists, and
 orjson writes the same bytes (UTC as "Z", datetimes to the microsecond, the same escapes;
-`tests/test_output.py` compares them) in less time: in-process (`make bench-cpu`, same hour), a GET by id
-318 -> 297 us CPU, the first page of 20 articles 603 -> 567, the check below included.
+`tests/test_output.py` compares them) in less time: in-process (`make bench-cpu`, same
+hour), a GET by id 318 -> 297 us CPU, the first page of 20 articles 603 -> 567, the check
+below included.
 
 The two writers differ on one kind of value: a datetime whose UTC offset is not whole minutes
 (a zone's historical local mean time, +00:19:32 in Amsterdam until 1937) or whose tzinfo
