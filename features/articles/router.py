@@ -65,8 +65,8 @@ def _next_link(request: Request, limit: int, next_cursor: str) -> str:
     return f'<{root}/articles?limit={limit}&cursor={next_cursor}>; rel="next"'
 
 
-# Routes return rows; `response_model` validates them and sends only its fields (FastAPI
-# serialises with the model's own JSON serialiser, in pydantic-core). Busiest first: a request
+# Routes return rows; `response_model` validates them and sends only its fields (core's route
+# class writes them with orjson, the bytes pydantic-core would write). Busiest first: a request
 # is matched against the routes in declaration order, and none of these paths overlaps
 # another, so the order decides only how many templates a GET by id is tried against (each
 # costs ~3 us).
