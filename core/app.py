@@ -59,6 +59,9 @@ def _lifespan(settings: Settings, feature_lifespans: Sequence[FeatureLifespan]) 
             if not settings.api_keys:
                 log.warning("no_api_keys", effect="every write is refused with 401")
             install_rate_limits(app, settings, on_reject=record_rate_limited)
+            if (limiter := app.state.rate_limiter) is not None:
+                limiter.open()
+                stack.callback(limiter.close)
             pool = await stack.enter_async_context(make_pool(url, settings))
             await stack.enter_async_context(export_metrics(app, pool))
             app.state.pool = pool

@@ -33,6 +33,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .clients import client_key
+from .compat import MemorySweeper
 from .errors import AppError, error_response
 from .ratelimit_docs import document_limits
 from .settings import Settings
@@ -88,15 +89,12 @@ def _make_counting(url: str, strategy: str, timeout: float) -> tuple[Any, Any]:
     """limits' storage for `url` and the named strategy over it.
 
     memory:// is limits' synchronous `MemoryStorage` with its synchronous strategies, called
-    inline: dict updates, no I/O, plus (at most every 10 ms) the start of limits' sweep thread,
-    whose walk over every counter competes for the GIL. Its asyncio twin instead starts an
-    event-loop task per counted request, and that task walks every client's counters. With
-    10,000 other clients counted, a GET by id took 1,897 µs of CPU against 864 (`make
-    bench-cpu`'s crowded row; ~500 with few clients): a crowd still costs, so a public instance
-    belongs on redis://. Under fixed-window a sweep can meet a counter that a request has just
-    expired and stop with a KeyError on stderr (limits' known race, flask-limiter#130): the next
-    request starts the next sweep, and no request sees it. Moving-window on memory:// is refused
-    by the settings: that storage never drops a client's window once it has one.
+    inline: dict updates, no I/O. Its expired counters are dropped by one sweeper thread a
+    second (`core.compat.MemorySweeper`, started by `RateLimiter.open`), not by limits' own
+    10 ms timers. Its asyncio twin instead starts an event-loop task per counted request. A
+    crowd of clients still costs memory and a longer sweep, so a public instance belongs on
+    redis://. Moving-window on memory:// is refused by the settings: that storage never drops
+    a client's window once it has one.
 
     A remote storage is limits' asyncio one, so a slow Redis never blocks the loop; the
     client's own timeouts stay within ours, so a dead Redis never holds a socket long."""
@@ -120,6 +118,7 @@ class RateLimiter:
             url, settings.rate_limit_strategy, settings.rate_limit_storage_timeout
         )
         self.timeout = settings.rate_limit_storage_timeout
+        self.sweeper = None if self.remote else MemorySweeper(self.storage)
         self.on_reject = on_reject
         self.rules: dict[int, RouteRule] = {}  # id(route) -> its limit in this app
         self._failures = 0
@@ -128,6 +127,14 @@ class RateLimiter:
         # Per instance, not per module: structlog pins a logger to the configuration it first
         # logs under, and every app (tests build many) configures logging afresh.
         self.log = structlog.get_logger(__name__)
+
+    def open(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.start()
+
+    def close(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
 
     async def check(self, item: RateLimitItem, *identifiers: str) -> Verdict | None:
         """Take one request from the budget; None when storage cannot answer (fail open)."""

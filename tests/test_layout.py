@@ -40,3 +40,4 @@ def test_framework_versions_are_pinned_to_the_tested_minor():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'"fastapi>=0\.165(\.\d+)?,<0\.166"', pyproject)
     assert re.search(r'"starlette>=1\.10(\.\d+)?,<1\.11"', pyproject)
+    assert re.search(r'"limits\[async-redis\]>=5\.8(\.\d+)?,<5\.9"', pyproject)  # core/compat.py
