@@ -20,6 +20,20 @@ def _scalar_type(annotation: Any) -> bool:
     )
 
 
+def _request_name(field: Any) -> str | None:
+    """The one name a path or query value is read under, as FastAPI reads it (its
+    `validation_alias` if a plain string, else its alias); None when FastAPI would try several
+    (alias choices or paths, or a config that also accepts the field's own name)."""
+    alias = field.field_info.validation_alias
+    config = getattr(field, "config", None) or {}
+    if (alias is not None and not isinstance(alias, str)) or any(
+        config.get(key) is not None for key in
+        ("validate_by_alias", "validate_by_name", "populate_by_name")
+    ):
+        return None
+    return alias or field.alias  # type: ignore[no-any-return]
+
+
 class Params:
     """Reads one location's parameters (path, query or header) as FastAPI's
     `request_params_to_args` does. That function settles, for every field on every request,
@@ -33,15 +47,16 @@ class Params:
         self.scalars: list[tuple[Any, str, tuple[str, str], bool]] | None = []
         for field in fields:
             info = field.field_info
+            name = _request_name(field)
             if (
-                where == "header" or info.validation_alias is not None
+                where == "header" or name is None
                 or not _scalar_type(info.annotation)
                 or any(type(item) is Json for item in info.metadata)
                 or not (info.is_required() or isinstance(field.default, (*_SCALARS, type(None))))
             ):
                 self.scalars = None
                 break
-            self.scalars.append((field, field.alias, (where, field.alias), info.is_required()))
+            self.scalars.append((field, name, (where, name), info.is_required()))
 
     def read(self, received: Any) -> tuple[dict[str, Any], list[Any]]:
         if self.scalars is None:

@@ -13,11 +13,12 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel
 
 from conftest import make_settings
 from core.app import build_app
 from core.include import include_routes
+from core.params import Params
 from core.routing import FastRoute
 from features import articles, external, health, search
 
@@ -94,6 +95,19 @@ def _router(route_class: type[APIRoute]) -> APIRouter:
             response.status_code = 203
         name = f"{limit}-{cursor_}-{tags}-{x_probe}-{request.method}"
         return {"id": item_id, "name": name, "secret": "never sent"}
+
+    @router.get("/aliased")
+    async def aliased(
+        cursor_: Annotated[str | None, Query(alias="cursor", max_length=4)] = None,
+        page: Annotated[int, Query(validation_alias="p", ge=1)] = 1,
+    ) -> dict[str, object]:
+        return {"cursor": cursor_, "page": page}
+
+    @router.get("/choices")
+    async def choices(
+        n: Annotated[int, Query(validation_alias=AliasChoices("a", "b"))] = 0,
+    ) -> dict[str, object]:
+        return {"n": n}
 
     @router.get("/needs/{name}")
     async def needs(name: str, q: Annotated[int, Query()]) -> dict[str, object]:
@@ -180,6 +194,12 @@ def _fast_routes(app: FastAPI) -> set[str]:
         ("/probe/items/abc", {}),
         ("/probe/items/7?limit=0", {}),
         ("/probe/items/7?limit=x&cursor=toolong", {}),
+        ("/probe/aliased", {}),
+        ("/probe/aliased?cursor=ab&p=3", {}),
+        ("/probe/aliased?cursor=toolong&p=0", {}),
+        ("/probe/aliased?cursor_=ab&page=2", {}),  # the field's own names are not read
+        ("/probe/choices?b=2", {}),
+        ("/probe/choices?a=x", {}),
         ("/probe/needs/joe", {}),
         ("/probe/needs/joe?q=1.5", {}),
         ("/probe/needs/joe?q=12", {}),
@@ -216,6 +236,18 @@ async def test_fast_handler_answers_as_fastapi_does(clients, url, headers):
     assert body == reference
 
 
+def test_a_query_value_under_one_alias_is_read_without_fastapis_general_reader():
+    """The list of articles has `cursor` as an alias: one request name, so its values are
+    validated directly; alias choices (several names) keep FastAPI's reader."""
+    routes = {route.path: route for route in _router(FastRoute).routes}
+    assert Params(routes["/probe/aliased"].dependant.query_params, "query").scalars
+    assert Params(routes["/probe/choices"].dependant.query_params, "query").scalars is None
+    listing = next(
+        r for r in articles.router.routes if r.path == "/articles" and "GET" in r.methods
+    )
+    assert Params(listing.dependant.query_params, "query").scalars
+
+
 async def test_205_has_no_body_and_says_so(clients):
     """FastAPI empties a 205's body but keeps the Content-Length of the body it dropped; the
     fast handler sends a consistent empty answer."""
@@ -231,7 +263,7 @@ async def test_only_routes_of_the_common_shape_are_fast(clients):
     assert _fast_routes(fast._transport.app) == {  # type: ignore[attr-defined]
         "/probe/items/{item_id}", "/probe/needs/{name}", "/probe/yielded/{n}", "/probe/invalid",
         "/probe/raw", "/probe/refused/{n}", "/probe/nomodel", "/probe/status/{code}",
-        "/probe/yielded-invalid",
+        "/probe/yielded-invalid", "/probe/aliased", "/probe/choices",
     }  # /twice (one dependency twice): FastAPI's cache decides
 
 
