@@ -10,6 +10,7 @@ import structlog
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from .access import AccessLog
 from .clients import install_client_address
 from .db import install_database_errors, make_pool
 from .docs import install_docs
@@ -50,6 +51,7 @@ def _lifespan(settings: Settings, feature_lifespans: Sequence[FeatureLifespan]) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            stack.callback(app.state.access_log.flush)  # last out: every line is written
             url = await stack.enter_async_context(database(settings))
             if settings.migrate_on_start:
                 await asyncio.to_thread(apply_migrations, url)
@@ -119,7 +121,8 @@ def build_app(
             expose_headers=_EXPOSED,
             max_age=600,
         )
-    app.add_middleware(RequestContextMiddleware)
+    app.state.access_log = AccessLog()
+    app.add_middleware(RequestContextMiddleware, access=app.state.access_log)
     install_client_address(app, settings)
     for router in routers:  # busiest first: routes are matched in order
         include_routes(app, router)

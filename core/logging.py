@@ -11,10 +11,19 @@ from structlog.typing import EventDict
 
 from .settings import Settings
 
+_STAMP = structlog.processors.TimeStamper(fmt="iso", utc=True)
+
+
+def _timestamp(logger: Any, name: str, event_dict: EventDict) -> EventDict:
+    """structlog's ISO UTC timestamp, unless the event brings its own: access lines are written
+    in batches (core/access.py) and carry the time their response finished."""
+    return event_dict if "timestamp" in event_dict else _STAMP(logger, name, event_dict)
+
+
 _SHARED: list[Any] = [
     structlog.contextvars.merge_contextvars,
     structlog.processors.add_log_level,
-    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    _timestamp,
 ]
 
 

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .access import AccessLog
 from .errors import error_response
 from .headers import header_int
 from .metrics import RequestMetrics
@@ -49,20 +50,19 @@ def _plain_route(scope: Scope) -> object | None:
 
 
 class RequestContextMiddleware:
-    """Gives each request an id (echoed in X-Request-ID and bound to logs), one access line,
-    and its count and latency in the Prometheus metrics.
+    """Gives each request an id (echoed in X-Request-ID and bound to logs), one access line
+    (noted here, written in batches by `core.access.AccessLog`), and its count and latency in
+    the Prometheus metrics.
 
     It also answers HEAD (RFC 9110 9.3.2) on every GET route: the request goes on as a GET and
     only the body is dropped, so status and headers (Content-Length and ETag included) are the
     GET's, and the limiter counts it once. FastAPI routes answer only the methods they declare,
     and declaring HEAD on each would list it as an operation in the OpenAPI document."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access: AccessLog) -> None:
         self.app = app
+        self.access = access  # the access lines, written in batches
         self.metrics = RequestMetrics()
-        # A bound logger, not the lazy module-level proxy that re-resolves itself on every
-        # call: the middleware is built after logging is configured, once per app.
-        self.log = structlog.get_logger("access").bind()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,13 +93,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - start
             method, route = scope["method"], route_template(inner)
             self.metrics.observe(method, route, status, elapsed)
-            self.log.info(
-                "request_finished",
-                method=method,
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+            self.access.record(request_id, method, route, status, elapsed)
 
 
 class LastResortMiddleware:

@@ -1,14 +1,26 @@
 """Logs of a real `uvicorn app:app`: one JSON object per line, one access line per request with
-its fields, uvicorn's own lines through the same pipeline, and no secret, body or SQL value."""
+its fields, uvicorn's own lines through the same pipeline, and no secret, body or SQL value;
+and access lines written in batches (core/access.py)."""
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import socket
+import time
 import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
+import structlog
 
+from app import create_app
+from conftest import make_settings
+from core.access import BATCH, FLUSH_AFTER, AccessLog
+from core.logging import _SHARED
 from tests.live import GRACEFUL, live_server, server_env
 
 ACCESS_FIELDS = {"request_id", "method", "route", "status", "duration_ms"}
@@ -87,3 +99,88 @@ def test_logs_are_json_lines_with_access_fields_and_no_secret(pg_url, tmp_path, 
         assert secret not in output
         assert "authorization" not in output.lower() and "bearer" not in output.lower()
         assert "INSERT" not in output and "SELECT" not in output
+
+
+@pytest.fixture
+def written() -> Iterator[list[dict[str, Any]]]:
+    """structlog's configuration with the service's own processors up to the renderer, each
+    event kept here instead of rendered."""
+    kept: list[dict[str, Any]] = []
+
+    def keep(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        kept.append(event_dict)
+        raise structlog.DropEvent
+
+    old = structlog.get_config()
+    structlog.configure(processors=[*_SHARED, keep], cache_logger_on_first_use=False)
+    try:
+        yield kept
+    finally:
+        structlog.configure(**old)
+
+
+async def test_access_lines_are_noted_then_written_a_batch_at_a_time(written):
+    """A full batch is written at once, each line with its own request id and time, and no
+    value bound in the context of the request that happened to complete the batch."""
+    access = AccessLog()
+    before = time.time()
+    with structlog.contextvars.bound_contextvars(request_id="someone-else", marker="leak"):
+        for n in range(BATCH - 1):
+            access.record(f"id-{n}", "GET", "/articles/{article_id}", 200, 0.00123)
+        assert written == []  # noted only
+        access.record("last", "GET", "/articles", 404, 0.002)
+    after = time.time()
+    assert [line["request_id"] for line in written] == [f"id-{n}" for n in range(BATCH - 1)] + [
+        "last"
+    ]
+    assert not any("marker" in line for line in written)
+    assert written[0] | {"timestamp": None} == {
+        "event": "request_finished", "level": "info", "timestamp": None,
+        "request_id": "id-0", "method": "GET", "route": "/articles/{article_id}",
+        "status": 200, "duration_ms": 1.23,
+    }
+    stamps = [datetime.fromisoformat(line["timestamp"]).timestamp() for line in written]
+    assert all(line["timestamp"].endswith("Z") for line in written)
+    assert before - 0.001 <= stamps[0] <= stamps[-1] <= after + 0.001
+    assert access.timer is None and access.pending == []
+
+
+async def test_a_lone_access_line_is_written_within_the_flush_delay(written):
+    access = AccessLog()
+    access.record("alone", "GET", "/health/live", 200, 0.001)
+    assert written == [] and access.timer is not None
+    loop = asyncio.get_running_loop()
+    assert access.timer.when() - loop.time() <= FLUSH_AFTER
+    reached = loop.create_future()
+    loop.call_at(access.timer.when() + 0.001, reached.set_result, None)
+    await reached  # the loop has run past the flush's time
+    assert [line["request_id"] for line in written] == ["alone"]
+
+
+def test_an_event_that_brings_its_timestamp_keeps_it(written):
+    structlog.get_logger().info("stamped", timestamp="2026-01-02T03:04:05.000006Z")
+    structlog.get_logger().info("unstamped")
+    assert written[0]["timestamp"] == "2026-01-02T03:04:05.000006Z"
+    assert written[1]["timestamp"].endswith("Z") and written[1]["timestamp"][:4] >= "2026"
+
+
+async def test_an_app_that_stops_writes_its_pending_lines(pg_url, capfd):
+    app = create_app(make_settings(pg_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/health/live")
+        assert app.state.access_log.pending  # noted, not yet written
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines()]
+    access = [line for line in lines if line["event"] == "request_finished"]
+    assert [line["request_id"] for line in access] == [response.headers["x-request-id"]]
+
+
+def test_a_closed_stdout_loses_the_lines_not_the_request():
+    stdout = open(os.devnull, "wb")
+    access = AccessLog()
+    access.log = structlog.wrap_logger(structlog.BytesLogger(stdout))
+    stdout.close()
+    access.pending.append((time.time(), "x", "GET", "/", 200, 0.0))
+    access.flush()  # no exception reaches the request or the shutdown that flushed
+    assert access.pending == []
