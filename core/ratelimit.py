@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import structlog
 from fastapi import FastAPI
@@ -70,8 +70,7 @@ class TooManyRequests(AppError):
     detail = "Too many requests"
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):  # a tuple: made once per request, at C speed
     allowed: bool
     remaining: int
     reset: float  # Unix time when the window next frees a request
