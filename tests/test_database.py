@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
+from fastapi import FastAPI
+
+from core.db import Conn
 from core.migrations import apply_migrations
 from tests.probes import add_probe_routes
 
@@ -57,3 +61,29 @@ async def test_pool_exhausted_is_503_within_timeout(make_client):
     assert 0.4 < elapsed < 1.5
     assert (await slow).status_code == 200
     assert (await client.get("/_probe/db")).status_code == 200
+
+
+async def test_a_transaction_left_open_by_a_route_is_rolled_back_not_committed(make_client):
+    """`Conn` hands the connection back with the pool's putconn: what a route left open is
+    rolled back (a forgotten COMMIT never commits half a change), and the next borrower gets
+    a connection outside any transaction."""
+    table = f"leftover_{uuid.uuid4().hex[:12]}"
+
+    def hook(app: FastAPI) -> None:
+        @app.get("/_probe/leave-open")
+        async def leave_open(conn: Conn) -> dict[str, str]:
+            await conn.execute("BEGIN")
+            await conn.execute(f"CREATE TABLE {table} ()")
+            return {"status": conn.info.transaction_status.name}
+
+        @app.get("/_probe/state")
+        async def state(conn: Conn) -> dict[str, object]:
+            cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
+            row = await cur.fetchone()
+            return {"exists": row[0] if row else None, "status": conn.info.transaction_status.name}
+
+    client = await make_client(app_hook=hook, db_pool_min_size=1, db_pool_max_size=1)
+    assert (await client.get("/_probe/leave-open")).json() == {"status": "INTRANS"}
+    assert (await client.get("/_probe/state")).json() == {
+        "exists": False, "status": "IDLE",
+    }
