@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -173,8 +173,9 @@ def _forget_dead_workers(path: str) -> None:
 class Exporter:
     """What GET /metrics serves for one app."""
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, flush: Callable[[], None] | None = None) -> None:
         self.pool = pool
+        self.flush = flush  # observes the requests noted but not yet observed (core/access.py)
         self.registry = CollectorRegistry()
         if MULTIPROC_DIR:
             multiprocess.MultiProcessCollector(self.registry, path=MULTIPROC_DIR)
@@ -188,6 +189,8 @@ class Exporter:
 
     async def render(self) -> bytes:
         """The text exposition. Multiprocess mode reads every worker's files off the loop."""
+        if self.flush is not None:
+            self.flush()
         if not MULTIPROC_DIR:
             return generate_latest(self.registry)
         _sample_pool(self.pool)
@@ -205,7 +208,8 @@ async def export_metrics(app: FastAPI, pool: AsyncConnectionPool) -> AsyncIterat
     In multiprocess mode a scrape is answered by one worker, so every worker also writes its
     pool gauges every POOL_SAMPLE_SECONDS, and removes them when it stops.
     """
-    app.state.metrics = Exporter(pool)
+    access = getattr(app.state, "access_log", None)
+    app.state.metrics = Exporter(pool, access.flush if access is not None else None)
     if not MULTIPROC_DIR:
         yield
         return

@@ -18,7 +18,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .access import AccessLog
 from .errors import error_response
 from .headers import header_int
-from .metrics import RequestMetrics
 
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:~-]{1,128}")
 
@@ -50,9 +49,9 @@ def _plain_route(scope: Scope) -> object | None:
 
 
 class RequestContextMiddleware:
-    """Gives each request an id (echoed in X-Request-ID and bound to logs), one access line
-    (noted here, written in batches by `core.access.AccessLog`), and its count and latency in
-    the Prometheus metrics.
+    """Gives each request an id (echoed in X-Request-ID and bound to logs), one access line,
+    and its count and latency in the Prometheus metrics (both noted here and written in
+    batches by `core.access.AccessLog`).
 
     It also answers HEAD (RFC 9110 9.3.2) on every GET route: the request goes on as a GET and
     only the body is dropped, so status and headers (Content-Length and ETag included) are the
@@ -61,8 +60,7 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp, access: AccessLog) -> None:
         self.app = app
-        self.access = access  # the access lines, written in batches
-        self.metrics = RequestMetrics()
+        self.access = access  # the access line and metrics, written in batches
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,9 +89,7 @@ class RequestContextMiddleware:
             await self.app(inner, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            method, route = scope["method"], route_template(inner)
-            self.metrics.observe(method, route, status, elapsed)
-            self.access.record(request_id, method, route, status, elapsed)
+            self.access.record(request_id, scope["method"], route_template(inner), status, elapsed)
 
 
 class LastResortMiddleware:

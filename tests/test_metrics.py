@@ -93,6 +93,20 @@ async def test_an_unusual_method_is_one_label_value(client):
     assert "FROBNICATE" not in after
 
 
+async def test_a_scrape_counts_every_request_answered_before_it(make_client, unique):
+    """In one process the observations wait in the access batch (core/access.py), and
+    /metrics writes the batch before it renders."""
+    template = f"/m-{unique}/{{item_id}}"
+    client = await make_client(app_hook=add_item_route(template))
+    assert client.app.state.access_log.defer_metrics
+    for n in range(3):
+        assert (await client.get(f"/m-{unique}/{n}")).status_code == 200
+    assert client.app.state.access_log.pending  # noted, not yet observed
+    text = (await client.get("/metrics")).text
+    assert value(text, "http_requests_total", method="GET", route=template, status="200") == 3
+    assert value(text, "http_request_duration_seconds_count", method="GET", route=template) == 3
+
+
 async def test_pool_gauges_show_connections_in_use_idle_and_waiting(make_client):
     # No feed scheduler: its tick would borrow (or wait for) the one connection too.
     client = await make_client(db_pool_min_size=1, db_pool_max_size=1, app_hook=no_scheduler)
