@@ -20,12 +20,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
-from limits import RateLimitItem, WindowStats, parse, strategies
+from limits import RateLimitItem, parse, strategies
 from limits.aio import strategies as aio_strategies
 from limits.errors import StorageError
 from limits.storage import storage_from_string
@@ -70,10 +70,9 @@ class TooManyRequests(AppError):
     detail = "Too many requests"
 
 
-class Verdict(NamedTuple):  # a tuple: made once per request, at C speed
-    allowed: bool
-    remaining: int
-    reset: float  # Unix time when the window next frees a request
+# (allowed, remaining, reset: the Unix time when the window next frees a request). A plain
+# tuple: one is made per request.
+Verdict = tuple[bool, int, float]
 
 
 # Strategy names as RATE_LIMIT_STRATEGY spells them, and limits' class names for them.
@@ -87,13 +86,11 @@ STRATEGIES = {
 def _make_counting(url: str, strategy: str, timeout: float) -> tuple[Any, Any]:
     """limits' storage for `url` and the named strategy over it.
 
-    memory:// is limits' synchronous `MemoryStorage` with its synchronous strategies, called
-    inline: dict updates, no I/O. Its expired counters are dropped by one sweeper thread a
-    second (`core.compat.MemorySweeper`, started by `RateLimiter.open`), not by limits' own
-    10 ms timers. Its asyncio twin instead starts an event-loop task per counted request. A
-    crowd of clients still costs memory and a longer sweep, so a public instance belongs on
-    redis://. Moving-window on memory:// is refused by the settings: that storage never drops
-    a client's window once it has one.
+    memory:// is limits' synchronous `MemoryStorage` and strategies, called inline (`count`),
+    its expired counters dropped once a second by `core.compat.MemorySweeper` (not by limits'
+    10 ms timers); its asyncio twin would start a task per counted request. A crowd still
+    costs memory, so a public instance belongs on redis://. Moving-window on memory:// is
+    refused by the settings: that storage never drops a client's window once it has one.
 
     A remote storage is limits' asyncio one, so a slow Redis never blocks the loop; the
     client's own timeouts stay within ours, so a dead Redis never holds a socket long."""
@@ -135,11 +132,16 @@ class RateLimiter:
         if self.sweeper is not None:
             self.sweeper.stop()
 
+    def count(self, item: RateLimitItem, *identifiers: str) -> Verdict:
+        """`check` for in-process counters: no I/O, no deadline, nothing to await."""
+        allowed = self.strategy.hit(item, *identifiers)
+        stats = self.strategy.get_window_stats(item, *identifiers)
+        return allowed, max(stats.remaining, 0), stats.reset_time
+
     async def check(self, item: RateLimitItem, *identifiers: str) -> Verdict | None:
         """Take one request from the budget; None when storage cannot answer (fail open)."""
-        if not self.remote:  # in-process counters: no I/O, no deadline needed
-            allowed = self.strategy.hit(item, *identifiers)
-            return _verdict(allowed, self.strategy.get_window_stats(item, *identifiers))
+        if not self.remote:
+            return self.count(item, *identifiers)
         if self._down_since is not None:
             now = time.monotonic()
             if now < self._retry_at:
@@ -158,7 +160,8 @@ class RateLimiter:
 
     async def _take(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> Verdict:
         allowed = await self.strategy.hit(item, *identifiers)
-        return _verdict(allowed, await self.strategy.get_window_stats(item, *identifiers))
+        stats = await self.strategy.get_window_stats(item, *identifiers)
+        return allowed, max(stats.remaining, 0), stats.reset_time
 
     def _failed(self, exc: BaseException) -> None:
         self._failures += 1
@@ -179,10 +182,6 @@ class RateLimiter:
     def rejected(self, route: str) -> None:
         if self.on_reject is not None:
             self.on_reject(route)
-
-
-def _verdict(allowed: bool, stats: WindowStats) -> Verdict:
-    return Verdict(allowed, max(stats.remaining, 0), stats.reset_time)
 
 
 @dataclass(frozen=True)
@@ -216,19 +215,23 @@ class LimitedRoute:
             await self.handle(scope, receive, send)  # unlimited here, or the route's own 405
             return
         assert limiter is not None
-        verdict = await limiter.check(rule.item, rule.key, client_key(scope))
+        verdict = (
+            await limiter.check(rule.item, rule.key, client_key(scope)) if limiter.remote
+            else limiter.count(rule.item, rule.key, client_key(scope))
+        )
         if verdict is None:
             await self.handle(scope, receive, send)
             return
-        reset = str(math.ceil(verdict.reset))
-        if not verdict.allowed:
+        allowed, remaining, reset_at = verdict
+        reset = str(math.ceil(reset_at))
+        if not allowed:
             headers = {
                 "X-RateLimit-Limit": rule.limit,
-                "X-RateLimit-Remaining": str(verdict.remaining),
+                "X-RateLimit-Remaining": str(remaining),
                 "X-RateLimit-Reset": reset,
             }
             limiter.rejected(rule.path)
-            retry_after = max(1, math.ceil(verdict.reset - time.time()))
+            retry_after = max(1, math.ceil(reset_at - time.time()))
             # Answered here rather than raised: the 429 is the cheapest answer the service
             # gives, and Starlette's exception machinery would double its cost. Same body and
             # headers as every AppError; the outer middleware add CORS and X-Request-ID.
@@ -240,7 +243,7 @@ class LimitedRoute:
             return
         raw = (
             (b"x-ratelimit-limit", rule.limit.encode()),
-            (b"x-ratelimit-remaining", str(verdict.remaining).encode()),
+            (b"x-ratelimit-remaining", str(remaining).encode()),
             (b"x-ratelimit-reset", reset.encode()),
         )
 
