@@ -187,5 +187,5 @@ class Output:
             body = b""
         response = Response(body, status, media_type="application/json")
         if sub is not None:
-            response.headers.raw.extend(sub.headers.raw)
+            response.raw_headers.extend(sub.raw_headers)
         return response

@@ -167,8 +167,9 @@ def fast_handler(route: Any, standard: Handler) -> Handler | None:
         sub = None
         values: dict[str, Any] = {}
         if response_name is not None:
-            sub = values[response_name] = Response()
-            del sub.headers["content-length"]
+            # FastAPI's sub-response: no headers, no status. Made as a 204, which Starlette
+            # gives no Content-Length, rather than made and then stripped of one.
+            sub = values[response_name] = Response(status_code=204)
             sub.status_code = None  # type: ignore[assignment]
         if not has_generator:
             for p in providers:  # dependencies first, then parameters, as FastAPI does
