@@ -43,18 +43,19 @@ class AccessLog:
         self.defer_metrics = defer_metrics
         self.pending: list[Line] = []
         self.timer: asyncio.TimerHandle | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the timer's
 
     def record(self, request_id: str, method: str, route: str, status: int, elapsed: float) -> None:
         if not self.defer_metrics:
             self.metrics.observe(method, route, status, elapsed)
         self.pending.append((time.time(), request_id, method, route, status, elapsed))
-        if len(self.pending) >= BATCH:
-            self.flush()
+        loop = asyncio.get_running_loop()
+        if len(self.pending) >= BATCH or (self.timer is not None and self.loop is not loop):
+            self.flush()  # a full batch, or a timer on a loop that has stopped (never to fire)
         elif self.timer is None:
             # In an empty context: the timer must not carry this request's bound log values.
-            self.timer = asyncio.get_running_loop().call_later(
-                FLUSH_AFTER, self.flush, context=contextvars.Context()
-            )
+            self.loop = loop
+            self.timer = loop.call_later(FLUSH_AFTER, self.flush, context=contextvars.Context())
 
     def flush(self) -> None:
         """Write every pending line (and observation) now."""

@@ -16,8 +16,8 @@
    100 times a second. `MemorySweeper` is one long-lived thread in the storage's `timer` slot:
    the storage sees a live timer and starts none, and the sweeper drops expired counters once
    a second through the storage's own `get` (which drops a counter past its expiry; counting
-   never depends on the sweep, only memory does). If a limits release stops using that slot,
-   limits sweeps as before: slower, never wrong.
+   never depends on the sweep, only memory does), under the key's lock that `incr` takes. If
+   a limits release stops using that slot, limits sweeps as before: slower, never wrong.
 
 pyproject pins FastAPI and limits to the minor versions the suite has run against; tests pin
 both behaviours (tests/test_routing.py, tests/test_ratelimit.py).
@@ -61,8 +61,10 @@ class MemorySweeper(threading.Thread):
             self.sweep()
 
     def sweep(self) -> None:
-        for key in list(getattr(self.storage, "expirations", ())):
-            self.storage.get(key)  # limits drops the counter if it has expired
+        locks = self.storage.locks
+        for key in list(self.storage.expirations):
+            with locks[key]:  # the lock `incr` holds: never between its count and its expiry
+                self.storage.get(key)  # limits drops the counter if it has expired
 
     def stop(self) -> None:
         self.stopped.set()

@@ -10,6 +10,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -101,10 +102,10 @@ def test_logs_are_json_lines_with_access_fields_and_no_secret(pg_url, tmp_path, 
         assert "INSERT" not in output and "SELECT" not in output
 
 
-@pytest.fixture
-def written() -> Iterator[list[dict[str, Any]]]:
+@contextmanager
+def kept_events() -> Iterator[list[dict[str, Any]]]:
     """structlog's configuration with the service's own processors up to the renderer, each
-    event kept here instead of rendered."""
+    event kept in the list instead of rendered (nothing cached: no logger outlives it)."""
     kept: list[dict[str, Any]] = []
 
     def keep(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +118,12 @@ def written() -> Iterator[list[dict[str, Any]]]:
         yield kept
     finally:
         structlog.configure(**old)
+
+
+@pytest.fixture
+def written() -> Iterator[list[dict[str, Any]]]:
+    with kept_events() as kept:
+        yield kept
 
 
 async def test_access_lines_are_noted_then_written_a_batch_at_a_time(written):
@@ -164,16 +171,30 @@ def test_an_event_that_brings_its_timestamp_keeps_it(written):
     assert written[1]["timestamp"].endswith("Z") and written[1]["timestamp"][:4] >= "2026"
 
 
-async def test_an_app_that_stops_writes_its_pending_lines(pg_url, capfd):
+async def test_an_app_that_stops_writes_its_pending_lines(pg_url):
     app = create_app(make_settings(pg_url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            response = await client.get("/health/live")
-        assert app.state.access_log.pending  # noted, not yet written
-    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines()]
-    access = [line for line in lines if line["event"] == "request_finished"]
+    with kept_events() as written:  # after create_app, which configures logging
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.get("/health/live")
+            assert app.state.access_log.pending  # noted, not yet written
+        access = [line for line in written if line["event"] == "request_finished"]
     assert [line["request_id"] for line in access] == [response.headers["x-request-id"]]
+
+
+def test_lines_noted_on_a_loop_that_has_stopped_are_written_by_the_next_request(written):
+    """A loop that closes (a test client without `with`, one loop per request) never runs
+    the flush it was given: the next request, on another loop, writes what waited."""
+    access = AccessLog()
+
+    async def request(request_id: str) -> None:
+        access.record(request_id, "GET", "/health/live", 200, 0.001)
+
+    asyncio.run(request("first"))  # closes its loop with the flush still scheduled
+    assert written == []
+    asyncio.run(request("second"))
+    assert [line["request_id"] for line in written] == ["first", "second"]
 
 
 def test_a_closed_stdout_loses_the_lines_not_the_request():
